@@ -1,0 +1,51 @@
+//! drainit: a PID-1 init for containers. `main` only wires the modules:
+//! parse, set up logging, run, and map the result to an exit code.
+
+mod cli;
+mod config;
+mod duration;
+mod reaper;
+mod rewrite;
+mod shutdown;
+mod signals;
+mod sigwait;
+mod spawn;
+mod status;
+mod supervisor;
+mod words;
+
+use std::io::Write;
+use std::process::exit;
+
+fn main() {
+    let config = match cli::parse(std::env::args_os()) {
+        Ok(config) => config,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            exit(e.exit_code());
+        }
+    };
+    init_logging(config.log_level);
+    match supervisor::run(config) {
+        Ok(code) => exit(code),
+        Err(e) => {
+            // Not through `log`: this line shows whatever the log level.
+            eprintln!("drainit: {e}");
+            exit(e.code);
+        }
+    }
+}
+
+/// One line per event on stderr, prefixed `drainit:`. Write errors (a
+/// closed stderr) are ignored by env_logger, so logging never stops drainit.
+fn init_logging(level: log::LevelFilter) {
+    env_logger::Builder::new()
+        .filter_level(level)
+        .format(|buf, record| match record.level() {
+            log::Level::Error => writeln!(buf, "drainit: error: {}", record.args()),
+            log::Level::Warn => writeln!(buf, "drainit: warning: {}", record.args()),
+            _ => writeln!(buf, "drainit: {}", record.args()),
+        })
+        .init();
+}

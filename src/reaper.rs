@@ -1,0 +1,38 @@
+//! Reaping: the subreaper registration, and the one `waitpid` loop.
+
+use nix::errno::Errno;
+
+use crate::status::ChildStatus;
+
+/// Makes drainit the reaper of its orphaned descendants when it is not
+/// PID 1 (PR_SET_CHILD_SUBREAPER, prctl(2)); PID 1 is one already.
+pub fn register() -> nix::Result<()> {
+    if nix::unistd::getpid().as_raw() == 1 {
+        return Ok(());
+    }
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Reaps every child that has exited, calling `on_exit` for each, until
+/// none is left to reap. Runs after every SIGCHLD: the kernel merges
+/// SIGCHLDs, so one may stand for many exits (catatonit #4).
+pub fn reap_all(mut on_exit: impl FnMut(libc::pid_t, ChildStatus)) {
+    loop {
+        let mut raw = 0;
+        // SAFETY: `raw` is a valid place for the status.
+        let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+        match pid {
+            0 => return,
+            pid if pid > 0 => on_exit(pid, ChildStatus::from_raw(raw)),
+            _ => match Errno::last() {
+                Errno::EINTR => {}
+                // No children at all: the normal end.
+                Errno::ECHILD => return,
+                e => {
+                    log::error!("failed to wait for children: {}", e.desc());
+                    return;
+                }
+            },
+        }
+    }
+}
