@@ -160,7 +160,10 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
     let duration = |m: &ArgMatches, id: &str| m.get_one::<Duration>(id).copied();
     let drain_exec: Vec<String> = matches.remove_one("drain-exec").unwrap_or_default();
     let policy = Policy {
-        stop_signal: matches.get_one::<Signal>("stop-signal").copied().unwrap_or(Signal::TERM),
+        stop_signal: matches
+            .get_one::<Signal>("stop-signal")
+            .copied()
+            .unwrap_or(Signal::TERM),
         rewrite: Rewrite::new(
             matches
                 .remove_many::<Option<Rule>>("rewrite")
@@ -174,7 +177,10 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
         single_child: matches.get_flag("single-child"),
     };
     Config {
-        command: matches.remove_many("command").map(Iterator::collect).unwrap_or_default(),
+        command: matches
+            .remove_many("command")
+            .map(Iterator::collect)
+            .unwrap_or_default(),
         drain_exec,
         policy,
         log_level,
@@ -186,7 +192,11 @@ mod tests {
     use super::*;
 
     fn parse_args(args: &[&str]) -> Result<Config, clap::Error> {
-        parse(std::iter::once("drainit").chain(args.iter().copied()).map(OsString::from))
+        parse(
+            std::iter::once("drainit")
+                .chain(args.iter().copied())
+                .map(OsString::from),
+        )
     }
 
     #[test]
@@ -207,13 +217,29 @@ mod tests {
     #[test]
     fn flags_are_typed_and_defaulted() {
         let c = parse_args(&[
-            "-r", "TERM:QUIT", "--rewrite", "usr1:0", "--stop-signal", "sigint", "--drain-exec",
-            "curl -X 'POST it'", "--drain-timeout", "5s", "--prestop-sleep", "1m30s", "--grace", "0",
-            "-vv", "app",
+            "-r",
+            "TERM:QUIT",
+            "--rewrite",
+            "usr1:0",
+            "--stop-signal",
+            "sigint",
+            "--drain-exec",
+            "curl -X 'POST it'",
+            "--drain-timeout",
+            "5s",
+            "--prestop-sleep",
+            "1m30s",
+            "--grace",
+            "0",
+            "-vv",
+            "app",
         ])
         .unwrap();
         let p = &c.policy;
-        assert_eq!(p.rewrite.translate(Signal::TERM), Some(Signal::parse("QUIT").unwrap()));
+        assert_eq!(
+            p.rewrite.translate(Signal::TERM),
+            Some(Signal::parse("QUIT").unwrap())
+        );
         assert_eq!(p.rewrite.translate(Signal::parse("USR1").unwrap()), None);
         assert_eq!(p.stop_signal, Signal::parse("INT").unwrap());
         assert_eq!(c.drain_exec, ["curl", "-X", "POST it"]);
@@ -234,7 +260,10 @@ mod tests {
     #[test]
     fn an_empty_rewrite_item_adds_no_rule() {
         let c = parse_args(&["-r", "", "-r", "HUP:0", "app"]).unwrap();
-        assert_eq!(c.policy.rewrite, Rewrite::new(vec![Rule::parse("HUP:0").unwrap()]));
+        assert_eq!(
+            c.policy.rewrite,
+            Rewrite::new(vec![Rule::parse("HUP:0").unwrap()])
+        );
     }
 
     #[test]

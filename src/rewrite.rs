@@ -94,8 +94,17 @@ mod tests {
 
     #[test]
     fn to_may_be_kill_but_from_may_not() {
-        assert_eq!(table(&["TERM:KILL"]).translate(sig("TERM")), Some(sig("KILL")));
-        for bad in ["KILL:TERM", "STOP:TERM", "CHLD:TERM", "SEGV:TERM", "ABRT:TERM"] {
+        assert_eq!(
+            table(&["TERM:KILL"]).translate(sig("TERM")),
+            Some(sig("KILL"))
+        );
+        for bad in [
+            "KILL:TERM",
+            "STOP:TERM",
+            "CHLD:TERM",
+            "SEGV:TERM",
+            "ABRT:TERM",
+        ] {
             assert!(Rule::parse(bad).is_err(), "{bad}");
         }
     }

@@ -154,7 +154,9 @@ impl Shutdown {
     /// The next instant at which a `Tick` has something to do.
     pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Draining { until } | Phase::Sleeping { until } | Phase::Lingering { until, .. } => until,
+            Phase::Draining { until }
+            | Phase::Sleeping { until }
+            | Phase::Lingering { until, .. } => until,
             Phase::Stopping {
                 grace: Grace::Until(t),
             } => Some(t),
@@ -226,8 +228,18 @@ impl Shutdown {
                 };
             }
             Phase::Stopping { grace } => match grace {
-                Grace::Unbounded => self.phase = Phase::Lingering { status, until: None },
-                Grace::Until(t) => self.phase = Phase::Lingering { status, until: Some(t) },
+                Grace::Unbounded => {
+                    self.phase = Phase::Lingering {
+                        status,
+                        until: None,
+                    }
+                }
+                Grace::Until(t) => {
+                    self.phase = Phase::Lingering {
+                        status,
+                        until: Some(t),
+                    }
+                }
                 // The whole group already had SIGKILL.
                 Grace::Expired => self.exit(status, actions),
             },
@@ -342,14 +354,36 @@ mod tests {
         run(
             policy(),
             &[
-                (0, got(sig("HUP")), &[Forward(sig("HUP"))], |_| Phase::Running),
-                (1, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 31) }),
-                (2, got(sig("USR1")), &[Forward(sig("USR1"))], |t| Phase::Draining { until: at(t, 31) }),
-                (3, HookEnded, &[Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 8) }),
+                (0, got(sig("HUP")), &[Forward(sig("HUP"))], |_| {
+                    Phase::Running
+                }),
+                (
+                    1,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 31) },
+                ),
+                (2, got(sig("USR1")), &[Forward(sig("USR1"))], |t| {
+                    Phase::Draining { until: at(t, 31) }
+                }),
+                (3, HookEnded, &[Sleep(5 * SEC)], |t| Phase::Sleeping {
+                    until: at(t, 8),
+                }),
                 (7, Tick, &[], |t| Phase::Sleeping { until: at(t, 8) }),
-                (8, Tick, &[SendStop(Some(Signal::TERM))], |t| Phase::Stopping { grace: Grace::Until(t + 18 * SEC) }),
-                (9, got(Signal::TERM), &[Forward(Signal::TERM)], |t| Phase::Stopping { grace: Grace::Until(t + 18 * SEC) }),
-                (10, ChildExited(TERMED), &[], |t| Phase::Lingering { status: TERMED, until: at(t, 18) }),
+                (8, Tick, &[SendStop(Some(Signal::TERM))], |t| {
+                    Phase::Stopping {
+                        grace: Grace::Until(t + 18 * SEC),
+                    }
+                }),
+                (9, got(Signal::TERM), &[Forward(Signal::TERM)], |t| {
+                    Phase::Stopping {
+                        grace: Grace::Until(t + 18 * SEC),
+                    }
+                }),
+                (10, ChildExited(TERMED), &[], |t| Phase::Lingering {
+                    status: TERMED,
+                    until: at(t, 18),
+                }),
                 (11, GroupGone, &[Exit(TERMED)], |_| Phase::Exited),
                 (12, got(Signal::TERM), &[], |_| Phase::Exited),
             ],
@@ -361,8 +395,18 @@ mod tests {
         run(
             policy(),
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 30) }),
-                (30, Tick, &[KillHook(HookKill::TimedOut), Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 35) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 30) },
+                ),
+                (
+                    30,
+                    Tick,
+                    &[KillHook(HookKill::TimedOut), Sleep(5 * SEC)],
+                    |t| Phase::Sleeping { until: at(t, 35) },
+                ),
                 (31, HookEnded, &[], |t| Phase::Sleeping { until: at(t, 35) }),
             ],
         );
@@ -373,30 +417,71 @@ mod tests {
         run(
             policy(),
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 30) }),
-                (1, got(Signal::TERM), &[KillHook(HookKill::SecondStop), SendStop(Some(Signal::TERM))], |t| Phase::Stopping { grace: Grace::Until(t + 11 * SEC) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 30) },
+                ),
+                (
+                    1,
+                    got(Signal::TERM),
+                    &[KillHook(HookKill::SecondStop), SendStop(Some(Signal::TERM))],
+                    |t| Phase::Stopping {
+                        grace: Grace::Until(t + 11 * SEC),
+                    },
+                ),
             ],
         );
-        let p = Policy { has_hook: false, ..policy() };
+        let p = Policy {
+            has_hook: false,
+            ..policy()
+        };
         run(
             p,
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 5) }),
-                (2, got(Signal::TERM), &[SendStop(Some(Signal::TERM))], |t| Phase::Stopping { grace: Grace::Until(t + 12 * SEC) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), Sleep(5 * SEC)],
+                    |t| Phase::Sleeping { until: at(t, 5) },
+                ),
+                (2, got(Signal::TERM), &[SendStop(Some(Signal::TERM))], |t| {
+                    Phase::Stopping {
+                        grace: Grace::Until(t + 12 * SEC),
+                    }
+                }),
             ],
         );
     }
 
     #[test]
     fn grace_expiry_kills_the_group_then_exits_on_the_child() {
-        let p = Policy { has_hook: false, prestop_sleep: Duration::ZERO, ..policy() };
+        let p = Policy {
+            has_hook: false,
+            prestop_sleep: Duration::ZERO,
+            ..policy()
+        };
         let killed = ChildStatus::Signaled(libc::SIGKILL);
         run(
             p,
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), SendStop(Some(Signal::TERM))], |t| Phase::Stopping { grace: Grace::Until(t + 10 * SEC) }),
-                (10, Tick, &[KillGroup(GroupKill::GraceExpired)], |_| Phase::Stopping { grace: Grace::Expired }),
-                (11, Tick, &[], |_| Phase::Stopping { grace: Grace::Expired }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), SendStop(Some(Signal::TERM))],
+                    |t| Phase::Stopping {
+                        grace: Grace::Until(t + 10 * SEC),
+                    },
+                ),
+                (10, Tick, &[KillGroup(GroupKill::GraceExpired)], |_| {
+                    Phase::Stopping {
+                        grace: Grace::Expired,
+                    }
+                }),
+                (11, Tick, &[], |_| Phase::Stopping {
+                    grace: Grace::Expired,
+                }),
                 (11, ChildExited(killed), &[Exit(killed)], |_| Phase::Exited),
             ],
         );
@@ -404,14 +489,34 @@ mod tests {
 
     #[test]
     fn without_grace_the_wait_is_unbounded() {
-        let p = Policy { has_hook: false, prestop_sleep: Duration::ZERO, grace: None, ..policy() };
+        let p = Policy {
+            has_hook: false,
+            prestop_sleep: Duration::ZERO,
+            grace: None,
+            ..policy()
+        };
         run(
             p,
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), SendStop(Some(Signal::TERM))], |_| Phase::Stopping { grace: Grace::Unbounded }),
-                (9999, Tick, &[], |_| Phase::Stopping { grace: Grace::Unbounded }),
-                (9999, ChildExited(EXIT0), &[], |_| Phase::Lingering { status: EXIT0, until: None }),
-                (99999, Tick, &[], |_| Phase::Lingering { status: EXIT0, until: None }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), SendStop(Some(Signal::TERM))],
+                    |_| Phase::Stopping {
+                        grace: Grace::Unbounded,
+                    },
+                ),
+                (9999, Tick, &[], |_| Phase::Stopping {
+                    grace: Grace::Unbounded,
+                }),
+                (9999, ChildExited(EXIT0), &[], |_| Phase::Lingering {
+                    status: EXIT0,
+                    until: None,
+                }),
+                (99999, Tick, &[], |_| Phase::Lingering {
+                    status: EXIT0,
+                    until: None,
+                }),
                 (99999, GroupGone, &[Exit(EXIT0)], |_| Phase::Exited),
             ],
         );
@@ -419,13 +524,34 @@ mod tests {
 
     #[test]
     fn child_exit_by_itself_stops_the_rest_and_waits_five_seconds() {
-        let p = Policy { grace: None, ..policy() };
+        let p = Policy {
+            grace: None,
+            ..policy()
+        };
         run(
             p,
             &[
-                (0, ChildExited(EXIT0), &[StopLeftovers(Some(Signal::TERM))], |t| Phase::Lingering { status: EXIT0, until: at(t, 5) }),
-                (1, got(sig("INT")), &[Forward(sig("INT"))], |t| Phase::Lingering { status: EXIT0, until: at(t, 5) }),
-                (5, Tick, &[KillGroup(GroupKill::LeftoversStayed), Exit(EXIT0)], |_| Phase::Exited),
+                (
+                    0,
+                    ChildExited(EXIT0),
+                    &[StopLeftovers(Some(Signal::TERM))],
+                    |t| Phase::Lingering {
+                        status: EXIT0,
+                        until: at(t, 5),
+                    },
+                ),
+                (1, got(sig("INT")), &[Forward(sig("INT"))], |t| {
+                    Phase::Lingering {
+                        status: EXIT0,
+                        until: at(t, 5),
+                    }
+                }),
+                (
+                    5,
+                    Tick,
+                    &[KillGroup(GroupKill::LeftoversStayed), Exit(EXIT0)],
+                    |_| Phase::Exited,
+                ),
             ],
         );
     }
@@ -435,17 +561,51 @@ mod tests {
         run(
             policy(),
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 30) }),
-                (1, ChildExited(EXIT0), &[KillHook(HookKill::ChildExited), StopLeftovers(Some(Signal::TERM))], |t| Phase::Lingering { status: EXIT0, until: at(t, 11) }),
-                (2, HookEnded, &[], |t| Phase::Lingering { status: EXIT0, until: at(t, 11) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 30) },
+                ),
+                (
+                    1,
+                    ChildExited(EXIT0),
+                    &[
+                        KillHook(HookKill::ChildExited),
+                        StopLeftovers(Some(Signal::TERM)),
+                    ],
+                    |t| Phase::Lingering {
+                        status: EXIT0,
+                        until: at(t, 11),
+                    },
+                ),
+                (2, HookEnded, &[], |t| Phase::Lingering {
+                    status: EXIT0,
+                    until: at(t, 11),
+                }),
             ],
         );
         run(
             policy(),
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 30) }),
-                (1, HookEnded, &[Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 6) }),
-                (2, ChildExited(EXIT0), &[StopLeftovers(Some(Signal::TERM))], |t| Phase::Lingering { status: EXIT0, until: at(t, 12) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 30) },
+                ),
+                (1, HookEnded, &[Sleep(5 * SEC)], |t| Phase::Sleeping {
+                    until: at(t, 6),
+                }),
+                (
+                    2,
+                    ChildExited(EXIT0),
+                    &[StopLeftovers(Some(Signal::TERM))],
+                    |t| Phase::Lingering {
+                        status: EXIT0,
+                        until: at(t, 12),
+                    },
+                ),
                 (3, GroupGone, &[Exit(EXIT0)], |_| Phase::Exited),
             ],
         );
@@ -455,15 +615,30 @@ mod tests {
     fn rewrites_apply_to_the_stop_signal_and_zero_skips_only_the_send() {
         let p = Policy {
             has_hook: false,
-            rewrite: Rewrite::new(vec![Rule::parse("TERM:QUIT").unwrap(), Rule::parse("USR1:0").unwrap()]),
+            rewrite: Rewrite::new(vec![
+                Rule::parse("TERM:QUIT").unwrap(),
+                Rule::parse("USR1:0").unwrap(),
+            ]),
             ..policy()
         };
         run(
             p,
             &[
                 (0, got(sig("USR1")), &[], |_| Phase::Running),
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 5) }),
-                (5, Tick, &[SendStop(Some(Signal::parse("QUIT").unwrap()))], |t| Phase::Stopping { grace: Grace::Until(t + 15 * SEC) }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), Sleep(5 * SEC)],
+                    |t| Phase::Sleeping { until: at(t, 5) },
+                ),
+                (
+                    5,
+                    Tick,
+                    &[SendStop(Some(Signal::parse("QUIT").unwrap()))],
+                    |t| Phase::Stopping {
+                        grace: Grace::Until(t + 15 * SEC),
+                    },
+                ),
             ],
         );
         let dropped = Policy {
@@ -475,15 +650,29 @@ mod tests {
         run(
             dropped,
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), SendStop(None)], |t| Phase::Stopping { grace: Grace::Until(t + 10 * SEC) }),
-                (10, Tick, &[KillGroup(GroupKill::GraceExpired)], |_| Phase::Stopping { grace: Grace::Expired }),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), SendStop(None)],
+                    |t| Phase::Stopping {
+                        grace: Grace::Until(t + 10 * SEC),
+                    },
+                ),
+                (10, Tick, &[KillGroup(GroupKill::GraceExpired)], |_| {
+                    Phase::Stopping {
+                        grace: Grace::Expired,
+                    }
+                }),
             ],
         );
     }
 
     #[test]
     fn single_child_exits_with_the_child_at_once() {
-        let p = Policy { single_child: true, ..policy() };
+        let p = Policy {
+            single_child: true,
+            ..policy()
+        };
         run(
             p.clone(),
             &[(0, ChildExited(EXIT0), &[Exit(EXIT0)], |_| Phase::Exited)],
@@ -491,30 +680,59 @@ mod tests {
         run(
             p,
             &[
-                (0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |t| Phase::Draining { until: at(t, 30) }),
-                (1, ChildExited(TERMED), &[KillHook(HookKill::ChildExited), Exit(TERMED)], |_| Phase::Exited),
+                (
+                    0,
+                    got(Signal::TERM),
+                    &[BeginShutdown(Signal::TERM), StartHook],
+                    |t| Phase::Draining { until: at(t, 30) },
+                ),
+                (
+                    1,
+                    ChildExited(TERMED),
+                    &[KillHook(HookKill::ChildExited), Exit(TERMED)],
+                    |_| Phase::Exited,
+                ),
             ],
         );
     }
 
     #[test]
     fn a_custom_stop_signal_starts_the_sequence_and_term_is_just_forwarded() {
-        let p = Policy { stop_signal: sig("QUIT"), has_hook: false, ..policy() };
+        let p = Policy {
+            stop_signal: sig("QUIT"),
+            has_hook: false,
+            ..policy()
+        };
         run(
             p,
             &[
-                (0, got(Signal::TERM), &[Forward(Signal::TERM)], |_| Phase::Running),
-                (0, got(sig("QUIT")), &[BeginShutdown(sig("QUIT")), Sleep(5 * SEC)], |t| Phase::Sleeping { until: at(t, 5) }),
+                (0, got(Signal::TERM), &[Forward(Signal::TERM)], |_| {
+                    Phase::Running
+                }),
+                (
+                    0,
+                    got(sig("QUIT")),
+                    &[BeginShutdown(sig("QUIT")), Sleep(5 * SEC)],
+                    |t| Phase::Sleeping { until: at(t, 5) },
+                ),
             ],
         );
     }
 
     #[test]
     fn durations_past_what_instant_holds_mean_never() {
-        let p = Policy { drain_timeout: Duration::MAX, ..policy() };
+        let p = Policy {
+            drain_timeout: Duration::MAX,
+            ..policy()
+        };
         run(
             p,
-            &[(0, got(Signal::TERM), &[BeginShutdown(Signal::TERM), StartHook], |_| Phase::Draining { until: None })],
+            &[(
+                0,
+                got(Signal::TERM),
+                &[BeginShutdown(Signal::TERM), StartHook],
+                |_| Phase::Draining { until: None },
+            )],
         );
     }
 }

@@ -193,8 +193,22 @@ mod tests {
     fn rejects_what_is_not_a_signal() {
         let too_far = format!("RTMIN+{}", rtmax() - rtmin() + 1);
         for spec in [
-            "", "SIG", "0", "-1", "65", "32", "33", "TERMX", "RTMIN-1", "RTMAX+1", "RTMIN+",
-            "RTMIN+x", "RTMIN++1", &too_far, " TERM", "99999999999999999999",
+            "",
+            "SIG",
+            "0",
+            "-1",
+            "65",
+            "32",
+            "33",
+            "TERMX",
+            "RTMIN-1",
+            "RTMAX+1",
+            "RTMIN+",
+            "RTMIN+x",
+            "RTMIN++1",
+            &too_far,
+            " TERM",
+            "99999999999999999999",
         ] {
             let err = Signal::parse(spec).unwrap_err();
             assert_eq!(err, format!("{spec:?} is not a signal"));
@@ -217,10 +231,24 @@ mod tests {
     #[test]
     fn waits_for_everything_but_uncatchable_and_faults() {
         let waited: Vec<c_int> = Signal::all_waited().map(Signal::raw).collect();
-        for n in [libc::SIGTERM, libc::SIGCHLD, libc::SIGTSTP, libc::SIGTTOU, rtmin(), rtmax()] {
+        for n in [
+            libc::SIGTERM,
+            libc::SIGCHLD,
+            libc::SIGTSTP,
+            libc::SIGTTOU,
+            rtmin(),
+            rtmax(),
+        ] {
             assert!(waited.contains(&n), "{n}");
         }
-        for n in [libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGABRT, 32, 33] {
+        for n in [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            libc::SIGABRT,
+            32,
+            33,
+        ] {
             assert!(!waited.contains(&n), "{n}");
         }
         assert!(Signal::CHLD.is_never_forwarded());

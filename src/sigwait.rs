@@ -59,7 +59,9 @@ impl SignalSource {
             tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
             tv_nsec: t.subsec_nanos().into(),
         });
-        let ts_ptr = ts.as_ref().map_or(ptr::null(), |t| t as *const libc::timespec);
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(ptr::null(), |t| t as *const libc::timespec);
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: the set is initialised, `info` is writable and `ts_ptr`
         // null or valid for the call.

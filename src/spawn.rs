@@ -31,9 +31,14 @@ impl SpawnError {
     pub fn exit_code(&self) -> i32 {
         match self.error.raw_os_error() {
             Some(libc::ENOENT | libc::ENOTDIR) => 127,
-            Some(libc::EACCES | libc::EPERM | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::ELOOP) => {
-                126
-            }
+            Some(
+                libc::EACCES
+                | libc::EPERM
+                | libc::ENOEXEC
+                | libc::EISDIR
+                | libc::ETXTBSY
+                | libc::ELOOP,
+            ) => 126,
             _ => 1,
         }
     }
@@ -41,7 +46,12 @@ impl SpawnError {
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "failed to run '{}': {}", self.program.to_string_lossy(), describe(&self.error))
+        write!(
+            f,
+            "failed to run '{}': {}",
+            self.program.to_string_lossy(),
+            describe(&self.error)
+        )
     }
 }
 
@@ -148,7 +158,10 @@ pub fn release_inherited() {
     }
     // close_range(2) needs Linux 5.9; older hosts list /proc/self/fd.
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        log::warn!("failed to close inherited descriptors: {}", Errno::last().desc());
+        log::warn!(
+            "failed to close inherited descriptors: {}",
+            Errno::last().desc()
+        );
         return;
     };
     let fds: Vec<libc::c_int> = dir

@@ -46,6 +46,9 @@ mod tests {
             assert_eq!(status.exit_code(), 128 + sig);
         }
         // A core dump sets 0x80 beside the signal number.
-        assert_eq!(ChildStatus::from_raw(0x80 | libc::SIGSEGV), ChildStatus::Signaled(libc::SIGSEGV));
+        assert_eq!(
+            ChildStatus::from_raw(0x80 | libc::SIGSEGV),
+            ChildStatus::Signaled(libc::SIGSEGV)
+        );
     }
 }

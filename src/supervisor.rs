@@ -125,7 +125,10 @@ impl Supervisor {
     /// or forever when there is none.
     fn timeout(&self) -> Option<Duration> {
         let now = Instant::now();
-        let deadline = self.machine.deadline().map(|t| t.saturating_duration_since(now));
+        let deadline = self
+            .machine
+            .deadline()
+            .map(|t| t.saturating_duration_since(now));
         if self.machine.awaits_group() {
             return Some(deadline.map_or(GROUP_RECHECK, |d| d.min(GROUP_RECHECK)));
         }
@@ -150,8 +153,14 @@ impl Supervisor {
     }
 
     fn log_hook_end(&self, status: ChildStatus) {
-        if !matches!(self.machine.phase(), crate::shutdown::Phase::Draining { .. }) {
-            debug!("drain hook ended after it was killed ({})", describe_status(status));
+        if !matches!(
+            self.machine.phase(),
+            crate::shutdown::Phase::Draining { .. }
+        ) {
+            debug!(
+                "drain hook ended after it was killed ({})",
+                describe_status(status)
+            );
         } else if status == ChildStatus::Exited(0) {
             info!("drain hook finished");
         } else {
@@ -176,10 +185,7 @@ impl Supervisor {
             Action::BeginShutdown(sig) => info!("received {sig}: starting the shutdown sequence"),
             Action::StartHook => return self.start_hook(),
             Action::KillHook(why) => self.kill_hook(why),
-            Action::Sleep(d) => info!(
-                "sleeping {d:?} before forwarding {}",
-                policy.stop_signal
-            ),
+            Action::Sleep(d) => info!("sleeping {d:?} before forwarding {}", policy.stop_signal),
             Action::SendStop(Some(sig)) => {
                 if self.send(sig) {
                     info!("forwarded {sig} to {}", self.target_name());
@@ -188,7 +194,10 @@ impl Supervisor {
                     debug!("grace period: {grace:?}");
                 }
             }
-            Action::SendStop(None) => info!("{} is rewritten to 0: not forwarding it", policy.stop_signal),
+            Action::SendStop(None) => info!(
+                "{} is rewritten to 0: not forwarding it",
+                policy.stop_signal
+            ),
             Action::Forward(sig) => {
                 if self.send(sig) {
                     debug!("forwarded {sig} to {}", self.target_name());
@@ -206,8 +215,12 @@ impl Supervisor {
                 let target = self.target_name();
                 if self.send(Signal::KILL) {
                     match why {
-                        GroupKill::GraceExpired => warn!("grace period of {grace:?} is over: sent SIGKILL to {target}"),
-                        GroupKill::LeftoversStayed => warn!("the rest of {target} outstayed {grace:?}: sent SIGKILL"),
+                        GroupKill::GraceExpired => {
+                            warn!("grace period of {grace:?} is over: sent SIGKILL to {target}")
+                        }
+                        GroupKill::LeftoversStayed => {
+                            warn!("the rest of {target} outstayed {grace:?}: sent SIGKILL")
+                        }
                     }
                 }
             }
@@ -215,7 +228,11 @@ impl Supervisor {
                 if let Some(hook) = self.hook {
                     kill(-hook, Signal::KILL);
                 }
-                let message = format!("child {}; exiting with {}", describe_status(status), status.exit_code());
+                let message = format!(
+                    "child {}; exiting with {}",
+                    describe_status(status),
+                    status.exit_code()
+                );
                 if self.machine.stop_received() {
                     info!("{message}");
                 } else {
@@ -241,7 +258,10 @@ impl Supervisor {
                 None
             }
             Err(e) => {
-                warn!("failed to run drain hook '{line}': {}; going on", spawn::describe(&e));
+                warn!(
+                    "failed to run drain hook '{line}': {}; going on",
+                    spawn::describe(&e)
+                );
                 Some(Event::HookEnded)
             }
         }
@@ -255,7 +275,9 @@ impl Supervisor {
                 "drain hook timed out after {:?}: killed its process group; going on",
                 self.config.policy.drain_timeout
             ),
-            HookKill::SecondStop => info!("second stop signal: killed the drain hook; forwarding at once"),
+            HookKill::SecondStop => {
+                info!("second stop signal: killed the drain hook; forwarding at once")
+            }
             HookKill::ChildExited => info!("child exited during the drain hook: killed the hook"),
         }
     }

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn splits_on_blanks() {
-        assert_eq!(ok("curl -fsS  http://x/drain"), ["curl", "-fsS", "http://x/drain"]);
+        assert_eq!(
+            ok("curl -fsS  http://x/drain"),
+            ["curl", "-fsS", "http://x/drain"]
+        );
         assert_eq!(ok(" \t a\nb "), ["a", "b"]);
         assert!(ok("").is_empty());
         assert!(ok("   ").is_empty());
@@ -93,7 +96,10 @@ mod tests {
 
     #[test]
     fn nothing_is_expanded() {
-        assert_eq!(ok("echo $HOME ~ * $(id) `id` ;"), ["echo", "$HOME", "~", "*", "$(id)", "`id`", ";"]);
+        assert_eq!(
+            ok("echo $HOME ~ * $(id) `id` ;"),
+            ["echo", "$HOME", "~", "*", "$(id)", "`id`", ";"]
+        );
     }
 
     #[test]
