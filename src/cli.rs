@@ -15,10 +15,26 @@ use crate::shutdown::Policy;
 use crate::signals::Signal;
 use crate::{duration, words};
 
-/// The clap definition.
-fn command() -> Command {
+/// What `--version` prints after `drainit `: the contract's `drainit X.Y.Z`.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The same with a ` - git.drainit` suffix, for when drainit is installed
+/// as Docker's init (`dockerd --init-path .../docker-init`). dockerd runs
+/// `docker-init --version` for `docker info` and parses it with
+/// `parseInitVersion` (moby daemon/info_unix.go), which wants tini's
+/// `tini version 0.18.0 - git.fec3683`: without a ` - git.COMMIT` part (no
+/// dot in COMMIT) it logs "failed to parse ... unknown output format" and
+/// `docker info` shows no init version. With it, `init version: drainit`.
+const DOCKER_INIT_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " - git.drainit");
+
+/// The clap definition. `docker_init` picks the version line Docker parses.
+fn command(docker_init: bool) -> Command {
     Command::new("drainit")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(if docker_init {
+            DOCKER_INIT_VERSION
+        } else {
+            VERSION
+        })
         .about("A PID-1 init for containers that reaps zombies, forwards signals, and drains before it stops")
         .override_usage("drainit [OPTIONS] [--] COMMAND [ARG...]")
         .after_help(
@@ -127,10 +143,20 @@ fn parse_bool(text: &str) -> Result<bool, String> {
 /// `DRAINIT_*` variables. `Err` is clap's error, with exit code 2 for
 /// usage errors and 0 for `--help`/`--version`.
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, clap::Error> {
-    let mut cmd = command();
+    let args: Vec<OsString> = args.into_iter().collect();
+    let mut cmd = command(args.first().is_some_and(|arg0| is_docker_init(arg0)));
     let matches = cmd.try_get_matches_from_mut(args)?;
     let log_level = log_level(&matches).map_err(|msg| cmd.error(ErrorKind::InvalidValue, msg))?;
     Ok(config(matches, log_level))
+}
+
+/// Whether drainit runs under Docker's name for its init: dockerd execs
+/// `--init-path` as given, and mounts it at `/sbin/docker-init` in the
+/// container, so the basename is the only sign.
+fn is_docker_init(arg0: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(arg0)
+        .file_name()
+        .is_some_and(|name| name == "docker-init")
 }
 
 /// `-q`, `-v`, `-vv` beat `DRAINIT_LOG`, which beats the default (info).
@@ -201,7 +227,33 @@ mod tests {
 
     #[test]
     fn the_definition_is_consistent() {
-        command().debug_assert();
+        command(false).debug_assert();
+        command(true).debug_assert();
+    }
+
+    fn version_line(arg0: &str) -> String {
+        let err = parse([arg0, "--version"].map(OsString::from)).unwrap_err();
+        assert_eq!(err.exit_code(), 0);
+        err.to_string()
+    }
+
+    /// The line moby's `parseInitVersion` splits: `X - git.COMMIT`, with
+    /// exactly one dot after ` - `.
+    #[test]
+    fn version_is_one_line_and_docker_init_gets_a_git_part() {
+        for arg0 in ["drainit", "/usr/local/bin/drainit", "docker-init-not"] {
+            assert_eq!(version_line(arg0), format!("drainit {VERSION}\n"));
+        }
+        for arg0 in [
+            "docker-init",
+            "/sbin/docker-init",
+            "/opt/drainit/docker-init",
+        ] {
+            let line = version_line(arg0);
+            assert_eq!(line, format!("drainit {VERSION} - git.drainit\n"));
+            let (_, git) = line.trim().split_once(" - ").unwrap();
+            assert_eq!(git.split('.').collect::<Vec<_>>(), ["git", "drainit"]);
+        }
     }
 
     #[test]
