@@ -1,0 +1,715 @@
+//! End-to-end tests: every recipe of docker/ in real containers under the
+//! real Docker daemon (`docker run/stop/kill/logs/exec/info`), with the
+//! static drainit built here. No registry is reachable, so images are built
+//! locally FROM scratch (docker/Dockerfile.prebuilt) with Debian's
+//! busybox-static and the static test fixture as `/app`.
+//!
+//! Without a daemon these tests skip with a message, except in CI
+//! (`CI=true`), where a missing daemon fails them. Every test names its
+//! containers and images `drainit-test-<name>-<pid>` and removes its
+//! containers in a Drop guard, so tests run in parallel, also with other
+//! test binaries. Times and exit codes are printed (`docker-stop-time ...`,
+//! `docker-exit-code ...`) for the CI log.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single expectation may take: generous, for a loaded 2-core
+/// machine with other builds and tests running.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// `docker stop -t` for tests that expect drainit to finish first: far
+/// above every expected stop time, so that reaching it is a failure.
+const STOP_TIMEOUT: u64 = 30;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Skips the test (returns) when no Docker daemon answers, after saying
+/// so; panics instead under CI, where a missing daemon is a failure.
+macro_rules! require_docker {
+    () => {
+        if !docker_available() {
+            return;
+        }
+    };
+}
+
+fn docker_available() -> bool {
+    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = AVAILABLE.get_or_init(|| {
+        match Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+        {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+            Err(e) => Err(format!("cannot run docker: {e}")),
+        }
+    });
+    match result {
+        Ok(()) => true,
+        Err(why) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+            assert!(
+                !ci,
+                "CI is set and no Docker daemon answers ({why}); run docker/ensure-dockerd.sh"
+            );
+            eprintln!("SKIPPED: no Docker daemon answers ({why}); run docker/ensure-dockerd.sh");
+            false
+        }
+    }
+}
+
+/// A unique name for this test binary's run: `drainit-test-<name>-<pid>`.
+fn unique(name: &str) -> String {
+    format!("drainit-test-{name}-{}", std::process::id())
+}
+
+/// The label that marks this run's images, so that a later run can remove
+/// the images of runs that are over (their pid is gone).
+const OWNER_LABEL: &str = "drainit.test.owner";
+
+/// Runs `docker ARGS` (against `host` when given) and returns its output.
+fn docker_at(host: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new("docker");
+    if let Some(host) = host {
+        cmd.args(["--host", host]);
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"))
+}
+
+fn docker(args: &[&str]) -> Output {
+    docker_at(None, args)
+}
+
+/// `docker ARGS`, which must succeed; returns its stdout.
+fn docker_ok(args: &[&str]) -> String {
+    checked(docker(args), args)
+}
+
+fn checked(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Builds the static drainit and fixture once per test binary run, as the
+/// README says (`--target` keeps them apart from the debug build); cargo
+/// is incremental, so this is quick when nothing changed.
+fn static_binaries() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(REPO)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--bin",
+                "drainit",
+                "--example",
+                "fixture",
+            ])
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "the static build failed");
+        let dir = Path::new(REPO).join("target/x86_64-unknown-linux-gnu/release");
+        (dir.join("drainit"), dir.join("examples/fixture"))
+    })
+}
+
+/// The base image of every test: docker/Dockerfile.prebuilt on a context
+/// with the static drainit, busybox and the fixture as `app`. Built once.
+fn base_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        remove_stale_images();
+        let (drainit, fixture) = static_binaries();
+        let context = Path::new(REPO).join(format!("target/{}", unique("context")));
+        let _ = fs::remove_dir_all(&context);
+        fs::create_dir_all(&context).unwrap();
+        fs::copy(drainit, context.join("drainit")).unwrap();
+        fs::copy(fixture, context.join("app")).unwrap();
+        fs::copy("/bin/busybox", context.join("busybox"))
+            .expect("/bin/busybox is missing: apt-get install busybox-static");
+        let name = unique("base");
+        build(
+            &name,
+            &Path::new(REPO).join("docker/Dockerfile.prebuilt"),
+            &context,
+            None,
+        );
+        let _ = fs::remove_dir_all(&context);
+        name
+    })
+}
+
+/// `docker build` with the owner label; `base` fills `ARG BASE`.
+fn build(tag: &str, dockerfile: &Path, context: &Path, base: Option<&str>) {
+    let label = format!("{OWNER_LABEL}={}", std::process::id());
+    let dockerfile = dockerfile.to_str().unwrap();
+    let context = context.to_str().unwrap();
+    let mut args = vec![
+        "build", "-q", "--label", &label, "-t", tag, "-f", dockerfile,
+    ];
+    let base_arg = base.map(|b| format!("BASE={b}"));
+    if let Some(arg) = &base_arg {
+        args.extend(["--build-arg", arg]);
+    }
+    args.push(context);
+    // The legacy builder: Debian's docker.io has no buildx.
+    let out = Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(&args)
+        .output()
+        .expect("run docker build");
+    checked(out, &args);
+}
+
+/// Builds `docker/<dir>/<file>` FROM the base image as `drainit-test-<name>-<pid>`.
+fn recipe_image(name: &str, dir: &str, file: &str) -> String {
+    let tag = unique(name);
+    let context = Path::new(REPO).join("docker").join(dir);
+    build(&tag, &context.join(file), &context, Some(base_image()));
+    tag
+}
+
+/// Removes images left by earlier runs of this binary whose process is gone
+/// (a test binary cannot clean up after its last test). Images of runs
+/// still alive, such as a parallel run, are kept. The owner is the pid at
+/// the end of the tag (`unique`).
+fn remove_stale_images() {
+    let filter = format!("label={OWNER_LABEL}");
+    let list = docker_ok(&["images", "--filter", &filter, "--format", "{{.Repository}}"]);
+    for tag in list.lines() {
+        let owner = tag.rsplit('-').next().unwrap_or_default();
+        if owner.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{owner}")).exists() {
+            let _ = docker(&["rmi", "-f", tag]);
+        }
+    }
+}
+
+/// A container that is removed (`docker rm -f`) when dropped, also when
+/// the test fails.
+struct Container {
+    name: String,
+    host: Option<String>,
+}
+
+impl Container {
+    /// `docker run -d --network none --name NAME ARGS...`.
+    fn run(name: &str, args: &[&str]) -> Container {
+        Container::run_at(None, name, args)
+    }
+
+    fn run_at(host: Option<&str>, name: &str, args: &[&str]) -> Container {
+        let container = Container {
+            name: unique(name),
+            host: host.map(String::from),
+        };
+        let mut all = vec!["run", "-d", "--network", "none", "--name", &container.name];
+        all.extend(args);
+        checked(docker_at(host, &all), &all);
+        container
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        docker_at(self.host.as_deref(), args)
+    }
+
+    /// `docker logs`: (stdout, stderr), kept apart by Docker.
+    fn logs(&self) -> (String, String) {
+        let out = self.docker(&["logs", &self.name]);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Polls `docker logs` until stdout has a line for which `found` holds.
+    fn wait_line(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let (stdout, stderr) = self.logs();
+            if let Some(line) = stdout.lines().find(|l| found(l)) {
+                return line.to_string();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{}: no {what} line within {DEADLINE:?}; stdout:\n{stdout}\nstderr:\n{stderr}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the fixture's `ready <pid>` line; returns the pid.
+    fn wait_ready(&self) -> u32 {
+        let line = self.wait_line("ready", |l| l.starts_with("ready "));
+        line["ready ".len()..].trim().parse().unwrap()
+    }
+
+    /// `docker stop -t SECS`; returns how long it took.
+    fn stop(&self, secs: u64) -> Duration {
+        let t = secs.to_string();
+        let start = Instant::now();
+        let out = self.docker(&["stop", "-t", &t, &self.name]);
+        let took = start.elapsed();
+        checked(out, &["stop"]);
+        took
+    }
+
+    /// The exit code of the stopped container (`docker wait`).
+    fn exit_code(&self) -> i32 {
+        let out = self.docker(&["wait", &self.name]);
+        checked(out, &["wait"]).trim().parse().unwrap()
+    }
+
+    /// `docker exec NAME ARGS...`, which must succeed.
+    fn exec(&self, args: &[&str]) -> String {
+        let mut all = vec!["exec", &self.name];
+        all.extend(args);
+        checked(self.docker(&all), &all)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.docker(&["rm", "-f", &self.name]);
+    }
+}
+
+/// `docker run --rm --network none ARGS...` to its end: (exit code, stdout, stderr).
+fn run_to_end(args: &[&str]) -> (i32, String, String) {
+    let name = unique(&format!("once-{}", next_id()));
+    let mut all = vec!["run", "--rm", "--network", "none", "--name", &name];
+    all.extend(args);
+    let out = docker(&all);
+    let _ = docker(&["rm", "-f", &name]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn next_id() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+/// Polls `check` until it returns `Some`, for at most DEADLINE.
+fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------------
+// 1. The Dockerfiles users copy.
+
+/// The prebuilt variant builds, and drainit is PID 1 in front of the command.
+#[test]
+fn prebuilt_dockerfile_runs_drainit_as_pid_1() {
+    require_docker!();
+    let (code, stdout, stderr) = run_to_end(&[base_image(), "/bin/ps", "-o", "pid,args"]);
+    assert_eq!(code, 0, "{stderr}");
+    let pid1 = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("1"))
+        .unwrap_or_else(|| panic!("no PID 1 in:\n{stdout}"));
+    assert!(
+        pid1.contains("/drainit -- /bin/ps -o pid,args"),
+        "PID 1 is not drainit: {pid1}"
+    );
+    let size = fs::metadata(&static_binaries().0).unwrap().len();
+    eprintln!("static-drainit-size {size} bytes");
+}
+
+/// The multi-stage Dockerfile cannot be built here (it pulls rust:1 and
+/// crates); check that it builds the same static binary the tests use and
+/// ends with the same entrypoint as the prebuilt variant.
+#[test]
+fn multi_stage_dockerfile_matches_the_tested_variant() {
+    let multi = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile")).unwrap();
+    let prebuilt = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile.prebuilt")).unwrap();
+    assert!(multi.contains("RUSTFLAGS='-C target-feature=+crt-static'"));
+    assert!(multi.contains("--target x86_64-unknown-linux-gnu"));
+    assert!(multi.contains(
+        "COPY --from=drainit /src/target/x86_64-unknown-linux-gnu/release/drainit /drainit"
+    ));
+    let entrypoint = r#"ENTRYPOINT ["/drainit", "--"]"#;
+    assert!(multi.contains(entrypoint) && prebuilt.contains(entrypoint));
+    assert_eq!(multi.matches("\nFROM ").count(), 2, "two stages");
+}
+
+// ---------------------------------------------------------------------
+// 2. A shell-wrapped app drains under drainit, and is cut off under tini.
+
+#[test]
+fn shell_wrapped_app_drains_under_drainit_but_not_under_docker_init() {
+    require_docker!();
+    let image = recipe_image("shell-wrapped", "shell-wrapped", "Dockerfile");
+    let app = ["/app", "child", "--drain-on", "15=2000"];
+
+    let mut args = vec![image.as_str()];
+    args.extend(app);
+    let with_drainit = Container::run("shell-drainit", &args);
+    with_drainit.wait_ready();
+    let drainit_time = with_drainit.stop(10);
+    let drainit_code = with_drainit.exit_code();
+    let (drainit_out, drainit_err) = with_drainit.logs();
+
+    // The same image, with Docker's --init (tini) in front of run.sh.
+    let mut args = vec!["--init", "--entrypoint", "/run.sh", image.as_str()];
+    args.extend(app);
+    let with_tini = Container::run("shell-tini", &args);
+    with_tini.wait_ready();
+    let tini_time = with_tini.stop(10);
+    let tini_code = with_tini.exit_code();
+    let (tini_out, _) = with_tini.logs();
+
+    eprintln!(
+        "docker-stop-time shell-wrapped drainit={} tini={}",
+        secs(drainit_time),
+        secs(tini_time)
+    );
+    eprintln!("docker-exit-code shell-wrapped drainit={drainit_code} tini={tini_code}");
+
+    assert!(
+        drainit_out.contains("run.sh: starting /app child"),
+        "{drainit_out}"
+    );
+    for line in ["sig 15", "draining", "drained"] {
+        assert!(
+            drainit_out.lines().any(|l| l == line),
+            "no {line:?} under drainit:\n{drainit_out}\n{drainit_err}"
+        );
+    }
+    assert!(
+        drainit_time >= Duration::from_secs(2),
+        "the drain takes 2s, docker stop took {drainit_time:?}"
+    );
+    assert!(
+        drainit_time < Duration::from_secs(8),
+        "docker stop -t 10 took {drainit_time:?}: Docker's kill, not the drain"
+    );
+    // The shell died of TERM at once; its status is the child's status.
+    assert_eq!(drainit_code, 143, "{drainit_err}");
+
+    // tini signalled only the shell and exited with it: the app never
+    // finished (here it never even saw TERM), and stop came early.
+    assert!(
+        tini_out.contains("run.sh: starting /app child"),
+        "{tini_out}"
+    );
+    assert!(
+        !tini_out.lines().any(|l| l == "drained"),
+        "the drain was not cut off under tini:\n{tini_out}"
+    );
+    assert!(
+        tini_time < Duration::from_secs(2),
+        "tini's stop took {tini_time:?}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// 3. nginx-style apps that stop gracefully on QUIT.
+
+fn assert_app_saw_quit(name: &str, dockerfile: &str) {
+    let image = recipe_image(name, "nginx-quit", dockerfile);
+    let c = Container::run(name, &[&image, "/app", "child", "--exit-on", "3=0"]);
+    c.wait_ready();
+    let took = c.stop(STOP_TIMEOUT);
+    let code = c.exit_code();
+    let (stdout, stderr) = c.logs();
+    eprintln!(
+        "docker-stop-time {name}={} docker-exit-code {name}={code}",
+        secs(took)
+    );
+    assert!(stdout.lines().any(|l| l == "sig 3"), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("sig 15"), "the app saw TERM:\n{stdout}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+}
+
+#[test]
+fn nginx_style_stopsignal_term_rewritten_to_quit() {
+    require_docker!();
+    assert_app_saw_quit("nginx-rewrite", "Dockerfile.rewrite");
+}
+
+#[test]
+fn nginx_style_stopsignal_quit_is_the_stop_signal() {
+    require_docker!();
+    assert_app_saw_quit("nginx-stopsignal", "Dockerfile.stopsignal");
+}
+
+// ---------------------------------------------------------------------
+// 4. Pre-stop sleep and drain hook from the image's ENV.
+
+#[test]
+fn prestop_sleep_and_drain_hook_from_env() {
+    require_docker!();
+    let image = recipe_image("prestop", "prestop", "Dockerfile");
+    let c = Container::run("prestop", &[&image, "/app", "child", "--exit-on", "15=0"]);
+    let pid = c.wait_ready();
+    let took = c.stop(STOP_TIMEOUT);
+    let code = c.exit_code();
+    let (stdout, stderr) = c.logs();
+    eprintln!(
+        "docker-stop-time prestop-sleep-2s={} exit={code}",
+        secs(took)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let hook = format!("drain-hook: SIGTERM for pid {pid}, leaving the load balancer");
+    let hook_at = lines.iter().position(|l| *l == hook);
+    let term_at = lines.iter().position(|l| *l == "sig 15");
+    assert!(
+        matches!((hook_at, term_at), (Some(h), Some(t)) if h < t),
+        "want the hook's line, then the app's TERM:\n{stdout}\n{stderr}"
+    );
+    assert!(took >= Duration::from_secs(2), "docker stop took {took:?}");
+    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+    assert!(stderr.contains("sleeping 2s"), "{stderr}");
+    assert_eq!(code, 0);
+}
+
+// ---------------------------------------------------------------------
+// 5. Signals from `docker kill`, and Ctrl-C on a terminal.
+
+#[test]
+fn docker_kill_signals_reach_the_app() {
+    require_docker!();
+    let c = Container::run("kill", &[base_image(), "/app", "child"]);
+    c.wait_ready();
+    for (name, number) in [("HUP", 1), ("USR1", 10), ("USR2", 12)] {
+        let out = c.docker(&["kill", "-s", name, &c.name]);
+        checked(out, &["kill", "-s", name]);
+        let want = format!("sig {number}");
+        c.wait_line(&want, |l| l == want);
+    }
+    // The container is still running: none of them was a stop.
+    let state = c.docker(&["inspect", "-f", "{{.State.Running}}", &c.name]);
+    assert_eq!(checked(state, &["inspect"]).trim(), "true");
+}
+
+/// `docker run -it` under a pty the test opens: Ctrl-C goes through
+/// Docker's pty to the app, which is the terminal's foreground group.
+#[test]
+fn ctrl_c_on_docker_run_tty_stops_the_app_with_130() {
+    require_docker!();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let name = unique("tty");
+    let mut docker_run = Command::new("docker")
+        .args(["run", "-it", "--rm", "--network", "none", "--name", &name])
+        .args([base_image(), "/app", "child", "--tty", "--die-on", "2"])
+        .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(Stdio::from(pty.slave))
+        .spawn()
+        .unwrap();
+    let guard = Container {
+        name: name.clone(),
+        host: None,
+    };
+    let mut master = fs::File::from(pty.master);
+    let output = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let output = output.clone();
+        let mut master = master.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once every holder of the slave has closed it.
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                output
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let text = |o: &Arc<Mutex<String>>| o.lock().unwrap().clone();
+    poll("ready on the pty", || {
+        text(&output).contains("ready ").then_some(())
+    });
+    let seen = text(&output);
+    let tty = seen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tty "))
+        .unwrap_or_else(|| panic!("no tty line: {seen:?}"))
+        .to_string();
+    // `fg=N pgrp=N`: the app's group owns the container's terminal.
+    let (fg, pgrp) = tty.split_once(' ').unwrap();
+    assert_eq!(fg.strip_prefix("fg="), pgrp.strip_prefix("pgrp="), "{tty}");
+    let start = Instant::now();
+    master.write_all(b"\x03").unwrap();
+    let status = poll("docker run -it to end after Ctrl-C", || {
+        docker_run.try_wait().unwrap()
+    });
+    eprintln!(
+        "docker-exit-code tty-ctrl-c={:?} after {}",
+        status.code(),
+        secs(start.elapsed())
+    );
+    drop(guard);
+    let _ = docker_run.kill();
+    drop(master);
+    let _ = reader.join();
+    let seen = text(&output);
+    assert!(seen.contains("sig 2"), "the app did not see INT: {seen:?}");
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------
+// 6. Zombies.
+
+/// Counts the zombies in a container with busybox `ps`.
+fn zombies(c: &Container) -> usize {
+    let ps = c.exec(&["/bin/ps", "-o", "stat,pid,comm"]);
+    ps.lines()
+        .skip(1)
+        .filter(|l| l.trim_start().starts_with('Z'))
+        .count()
+}
+
+#[test]
+fn orphans_are_reaped_no_zombie_left() {
+    require_docker!();
+    // Control: sleep as PID 1 reaps nothing, and the count shows it.
+    let control = Container::run(
+        "zombies-control",
+        &["--entrypoint", "/bin/sleep", base_image(), "1000"],
+    );
+    control.exec(&["/app", "orphans", "1000"]);
+    let control_zombies = poll("1000 zombies under sleep", || {
+        let n = zombies(&control);
+        (n >= 1000).then_some(n)
+    });
+
+    let c = Container::run(
+        "zombies",
+        &[base_image(), "/app", "child", "--orphans", "1000"],
+    );
+    c.wait_ready();
+    let start = Instant::now();
+    let left = poll("no zombie under drainit", || {
+        let n = zombies(&c);
+        (n == 0).then_some(n)
+    });
+    let ps = c.exec(&["/bin/ps", "-o", "stat,pid,args"]);
+    assert!(ps.contains("/app child --orphans 1000"), "{ps}");
+    eprintln!(
+        "zombies after 1000 orphans: drainit={left} (within {}) sleep-as-pid-1={control_zombies}",
+        secs(start.elapsed())
+    );
+}
+
+// ---------------------------------------------------------------------
+// 8. Exit codes through Docker.
+
+#[test]
+fn exit_codes_0_42_127_pass_through_docker_run() {
+    require_docker!();
+    for (want, args) in [
+        (0, &["/app", "child", "--exit", "0"][..]),
+        (42, &["/app", "child", "--exit", "42"]),
+        (127, &["/no/such/app"]),
+    ] {
+        let mut all = vec![base_image()];
+        all.extend(args);
+        let (code, _, stderr) = run_to_end(&all);
+        eprintln!("docker-exit-code {args:?}={code}");
+        assert_eq!(code, want, "{args:?}: {stderr}");
+        if want == 127 {
+            // drainit's own 127, not Docker's "executable not found".
+            assert!(
+                stderr.contains("drainit: failed to run '/no/such/app'"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn exit_code_143_when_term_is_not_handled() {
+    require_docker!();
+    let c = Container::run("exit-143", &[base_image(), "/bin/sleep", "1000"]);
+    // drainit has spawned sleep: its signal handling is in place.
+    poll("sleep running", || {
+        c.exec(&["/bin/ps", "-o", "args"])
+            .contains("/bin/sleep 1000")
+            .then_some(())
+    });
+    let took = c.stop(STOP_TIMEOUT);
+    let code = c.exit_code();
+    eprintln!(
+        "docker-stop-time sleep={} docker-exit-code={code}",
+        secs(took)
+    );
+    assert_eq!(code, 143);
+    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+}
+
+#[test]
+fn exit_code_137_after_the_grace_kill() {
+    require_docker!();
+    // The app prints TERM and goes on: only drainit's grace kill ends it.
+    let c = Container::run(
+        "exit-137",
+        &[
+            "--entrypoint",
+            "/drainit",
+            base_image(),
+            "--grace",
+            "1s",
+            "--",
+            "/app",
+            "child",
+        ],
+    );
+    c.wait_ready();
+    let took = c.stop(STOP_TIMEOUT);
+    let code = c.exit_code();
+    let (stdout, stderr) = c.logs();
+    eprintln!(
+        "docker-stop-time grace-1s={} docker-exit-code={code}",
+        secs(took)
+    );
+    assert!(stdout.lines().any(|l| l == "sig 15"), "{stdout}");
+    assert!(stderr.contains("SIGKILL"), "{stderr}");
+    assert_eq!(code, 137);
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+}
