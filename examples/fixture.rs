@@ -16,6 +16,26 @@
 //!   `hook-start <ns>`, its environment and cwd, sleeps, appends
 //!   `hook-end <ns>`, exits with CODE.
 //! `fixture orphans N`: leaves N orphans, prints `orphans <N>`, exits 0.
+//! `fixture with-signals BLOCKED IGNORED CMD...`: blocks the signals of the
+//!   comma-separated list BLOCKED, ignores those of IGNORED (`-`: none), then
+//!   execs CMD: a caller with an unusual signal state.
+//! More `fixture child` options, for tests/robustness.rs:
+//!   --group N            first fork N group members that block every
+//!                        signal and append `member <pid> sig <N>` to --log
+//!                        per signal, and never exit by themselves
+//!   --orphan-storm N     after `ready`, a thread leaves N orphans one after
+//!                        the other, then prints `storm done`
+//!   --orphans-on N=COUNT after printing signal N, leave COUNT orphans and
+//!                        print `orphans <COUNT>` (before --exit-on N=...)
+//!   --close-std 1        after `ready`, close descriptors 0, 1 and 2
+//! `fixture probe FILE ARGS...`: appends `arg <ARG>` per argument and
+//!   `fd <N>` per open descriptor to FILE, exits 0.
+//! `fixture broken-stderr CMD...`: execs CMD with stderr a pipe whose read
+//!   end is closed (every write fails with EPIPE and raises SIGPIPE).
+//! `fixture pty-run CMD...`: runs CMD as a session leader with a new pseudo
+//!   terminal (raw mode) as its controlling terminal and 0-2, copies its
+//!   output to stdout; on SIGUSR1 closes the terminal's master (a hangup);
+//!   exits with CMD's exit code.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -36,6 +56,10 @@ fn main() {
             orphans(n);
             say(&format!("orphans {n}"));
         }
+        "with-signals" => with_signals(&rest[0], &rest[1], &rest[2..]),
+        "probe" => probe(&rest[0], &rest[1..]),
+        "broken-stderr" => broken_stderr(rest),
+        "pty-run" => pty_run(rest),
         _ => panic!("unknown mode {mode}"),
     }
 }
@@ -124,7 +148,31 @@ fn child(opts: &HashMap<String, String>) {
         let (fg, pgrp) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
         say(&format!("tty fg={fg} pgrp={pgrp}"));
     }
+    if let Some(n) = opts.get("group") {
+        let log = opts.get("log").cloned().unwrap_or_default();
+        for _ in 0..n.parse::<usize>().unwrap() {
+            group_member(&set, &log);
+        }
+    }
     say(&format!("{prefix}ready {}", std::process::id()));
+    if let Some(n) = opts.get("orphan-storm") {
+        let n: usize = n.parse().unwrap();
+        let prefix = prefix.clone();
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                orphan_unwaited();
+            }
+            say(&format!("{prefix}storm done"));
+        });
+    }
+    if opts.contains_key("close-std") {
+        unsafe {
+            libc::close(0);
+            libc::close(1);
+            libc::close(2);
+        }
+    }
+    let orphans_on = opts.get("orphans-on").map(|s| pair(s));
     if let Some(code) = opts.get("exit") {
         std::process::exit(code.parse().unwrap());
     }
@@ -139,6 +187,10 @@ fn child(opts: &HashMap<String, String>) {
         say(&format!("{prefix}sig {sig}"));
         if let Some(log) = opts.get("log") {
             append(log, &format!("child {sig} {}", monotonic_ns()));
+        }
+        if let Some((_, count)) = orphans_on.filter(|(n, _)| *n == sig) {
+            orphans(count as usize);
+            say(&format!("{prefix}orphans {count}"));
         }
         if exit_on.is_some_and(|(n, _)| n == sig) {
             std::process::exit(exit_on.unwrap().1 as i32);
@@ -184,4 +236,164 @@ fn hook(opts: &HashMap<String, String>) {
     }
     append(log, &format!("hook-end {}", monotonic_ns()));
     std::process::exit(opts.get("exit").map_or(0, |c| c.parse().unwrap()));
+}
+
+fn with_signals(blocked: &str, ignored: &str, command: &[String]) {
+    use std::os::unix::process::CommandExt;
+    let list = |s: &str| -> Vec<i32> {
+        s.split(',')
+            .filter(|x| *x != "-")
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::sigemptyset(&mut set) };
+    for sig in list(blocked) {
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    for sig in list(ignored) {
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec();
+    panic!("exec {command:?}: {err}");
+}
+
+/// A process of the child's group that reports every signal in `log` and
+/// stays until it is killed (its mask, inherited, blocks everything).
+fn group_member(set: &libc::sigset_t, log: &str) {
+    match unsafe { libc::fork() } {
+        0 => loop {
+            let sig = unsafe { libc::sigwaitinfo(set, std::ptr::null_mut()) };
+            if sig > 0 && !log.is_empty() {
+                append(log, &format!("member {} sig {sig}", std::process::id()));
+            }
+        },
+        pid if pid > 0 => {}
+        _ => panic!("fork failed"),
+    }
+}
+
+/// One orphan, without waiting for the middle process: the child's
+/// SIGCHLD loop reaps it, so this is safe beside that loop.
+fn orphan_unwaited() {
+    match unsafe { libc::fork() } {
+        0 => unsafe {
+            libc::fork();
+            libc::_exit(0);
+        },
+        pid if pid > 0 => {}
+        _ => panic!("fork failed"),
+    }
+}
+
+fn probe(file: &str, args: &[String]) {
+    for arg in args {
+        append(file, &format!("arg {arg}"));
+    }
+    let listed: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The listing's own descriptor is closed by now.
+    for fd in listed {
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            append(file, &format!("fd {fd}"));
+        }
+    }
+}
+
+fn broken_stderr(command: &[String]) {
+    use std::os::unix::process::CommandExt;
+    let mut fds = [0; 2];
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        libc::dup2(fds[1], 2);
+        libc::close(fds[1]);
+    }
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec();
+    panic!("exec {command:?}: {err}");
+}
+
+fn pty_run(command: &[String]) {
+    use std::ffi::CString;
+    let (mut master, mut slave) = (0, 0);
+    let argv: Vec<CString> = command
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap())
+        .collect();
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    unsafe {
+        let rc = libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        );
+        assert_eq!(rc, 0, "openpty");
+        let mut tio: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(slave, &mut tio);
+        libc::cfmakeraw(&mut tio);
+        libc::tcsetattr(slave, libc::TCSANOW, &tio);
+    }
+    let mut usr1: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut usr1);
+        libc::sigaddset(&mut usr1, libc::SIGUSR1);
+        libc::sigprocmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+    }
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe {
+            libc::sigprocmask(libc::SIG_UNBLOCK, &usr1, std::ptr::null_mut());
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY, 0);
+            for fd in 0..3 {
+                libc::dup2(slave, fd);
+            }
+            libc::close(master);
+            libc::close(slave);
+            libc::execvp(ptrs[0], ptrs.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    unsafe { libc::close(slave) };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        if unsafe { libc::sigtimedwait(&usr1, std::ptr::null_mut(), &zero) } == libc::SIGUSR1 {
+            unsafe { libc::close(master) };
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd: master,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut pfd, 1, 20) } > 0 {
+            let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&buf[..n as usize]);
+                let _ = out.flush();
+            }
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    std::process::exit(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    });
 }

@@ -31,7 +31,10 @@ pub fn fixture() -> String {
     BUILD.call_once(|| {
         if !path.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let ok = Command::new(cargo).args(["build", "--example", "fixture"]).status().unwrap();
+            let ok = Command::new(cargo)
+                .args(["build", "--example", "fixture"])
+                .status()
+                .unwrap();
             assert!(ok.success(), "building the fixture failed");
         }
     });
@@ -100,7 +103,9 @@ impl Drainit {
         if let Some(cwd) = opts.cwd {
             cmd.current_dir(cwd);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut process = cmd.spawn().expect("start drainit");
         let (tx, lines) = channel();
         let stdout = process.stdout.take().unwrap();
@@ -121,16 +126,32 @@ impl Drainit {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let outer = process.id() as i32;
-        let pid = if mode == Mode::Pid1 || !opts.wrapper.is_empty() {
-            wait_for(|| children(outer).first().copied(), "drainit to start")
+        // Wrappers exec drainit, keeping their pid. Under unshare, drainit
+        // is its child; one that exits at once may be gone before it is
+        // seen (pid 0 then).
+        let pid = if mode == Mode::Pid1 {
+            wait_for(
+                || {
+                    let exited = matches!(process.try_wait(), Ok(Some(_)));
+                    children(outer).first().copied().or(exited.then_some(0))
+                },
+                "drainit to start",
+            )
         } else {
             outer
         };
-        Drainit { process, pid, lines, stderr }
+        Drainit {
+            process,
+            pid,
+            lines,
+            stderr,
+        }
     }
 
     /// Reads lines until one satisfies `pred`; panics at the deadline.
@@ -141,8 +162,13 @@ impl Drainit {
             match self.lines.recv_timeout(left) {
                 Ok(line) if pred(&line) => return line,
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("no line {what} within {DEADLINE:?}; stderr:\n{}", self.stderr()),
-                Err(RecvTimeoutError::Disconnected) => panic!("output ended before {what}; stderr:\n{}", self.stderr()),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no line {what} within {DEADLINE:?}; stderr:\n{}",
+                    self.stderr()
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("output ended before {what}; stderr:\n{}", self.stderr())
+                }
             }
         }
     }
@@ -155,7 +181,9 @@ impl Drainit {
     /// Waits for `ready <pid>`; returns the fixture's pid as the test sees
     /// it (its pid inside the namespace is not the test's).
     pub fn ready(&self) -> i32 {
-        self.expect("ready", |l| l.starts_with("ready ") || l.contains(" ready "));
+        self.expect("ready", |l| {
+            l.starts_with("ready ") || l.contains(" ready ")
+        });
         self.child()
     }
 
@@ -169,10 +197,15 @@ impl Drainit {
         let end = Instant::now() + DEADLINE;
         let mut rest = Vec::new();
         loop {
-            match self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            match self
+                .lines
+                .recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) => rest.push(line),
                 Err(RecvTimeoutError::Disconnected) => return rest,
-                Err(RecvTimeoutError::Timeout) => panic!("output still open after {DEADLINE:?}: {rest:?}"),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("output still open after {DEADLINE:?}: {rest:?}")
+                }
             }
         }
     }
@@ -200,7 +233,10 @@ impl Drainit {
             }
             if Instant::now() > end {
                 let _ = self.process.kill();
-                panic!("drainit did not exit within {DEADLINE:?}; stderr:\n{}", self.stderr());
+                panic!(
+                    "drainit did not exit within {DEADLINE:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
             thread::sleep(Duration::from_millis(5));
         }
@@ -209,7 +245,9 @@ impl Drainit {
     /// Waits for drainit to exit; returns its exit code (panics on a signal death).
     pub fn exit_code(self) -> i32 {
         let (status, log) = self.wait();
-        status.code().unwrap_or_else(|| panic!("drainit died by a signal: {status:?}\n{log}"))
+        status
+            .code()
+            .unwrap_or_else(|| panic!("drainit died by a signal: {status:?}\n{log}"))
     }
 }
 
@@ -225,7 +263,12 @@ impl Drop for Drainit {
 
 pub fn send(pid: i32, sig: i32) {
     let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Polls `probe` until it returns `Some`, for at most `DEADLINE`.
@@ -252,9 +295,10 @@ pub fn children(pid: i32) -> Vec<i32> {
 /// A field of /proc/PID/status, e.g. `SigBlk`.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    status.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// The state letter of a process (R, S, Z, ...), if it exists.
@@ -264,17 +308,26 @@ pub fn state(pid: i32) -> Option<char> {
 
 /// Children of `pid` that are zombies.
 pub fn zombie_children(pid: i32) -> usize {
-    children(pid).into_iter().filter(|&c| state(c) == Some('Z')).count()
+    children(pid)
+        .into_iter()
+        .filter(|&c| state(c) == Some('Z'))
+        .count()
 }
 
 /// Pids whose process group is `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // Fields after the parenthesised name: state ppid pgrp ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.to_string()) else { continue };
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.to_string()) else {
+            continue;
+        };
         let fields: Vec<&str> = after.split_whitespace().collect();
         if fields.get(2).and_then(|p| p.parse::<i32>().ok()) == Some(pgid) && fields[0] != "Z" {
             members.push(pid);
@@ -285,7 +338,8 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -293,5 +347,9 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// Lines of an append-only log file (empty if it does not exist yet).
 pub fn log_lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
