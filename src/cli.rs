@@ -52,6 +52,9 @@ fn command(docker_init: bool) -> Command {
                 .env("DRAINIT_REWRITE")
                 .value_delimiter(',')
                 .action(ArgAction::Append)
+                // `-r -1:2` must say what is wrong with `-1:2`, not call it
+                // an unknown flag (and suggest running it as COMMAND).
+                .allow_hyphen_values(true)
                 .value_parser(parse_rewrite_item),
         )
         .arg(
@@ -70,6 +73,7 @@ fn command(docker_init: bool) -> Command {
                 .help("The received signal that starts the shutdown sequence")
                 .env("DRAINIT_STOP_SIGNAL")
                 .default_value("TERM")
+                .allow_hyphen_values(true)
                 .value_parser(rewrite::parse_source),
         )
         .arg(option("drain-exec", "COMMAND", "DRAINIT_DRAIN_EXEC")
