@@ -209,6 +209,8 @@ fn remove_stale_images() {
 /// the test fails.
 struct Container {
     name: String,
+    /// The test's short name for it, in the printed figures.
+    label: String,
     host: Option<String>,
 }
 
@@ -221,6 +223,7 @@ impl Container {
     fn run_at(host: Option<&str>, name: &str, args: &[&str]) -> Container {
         let container = Container {
             name: unique(name),
+            label: name.to_string(),
             host: host.map(String::from),
         };
         let mut all = vec!["run", "-d", "--network", "none", "--name", &container.name];
@@ -265,20 +268,27 @@ impl Container {
         line["ready ".len()..].trim().parse().unwrap()
     }
 
-    /// `docker stop -t SECS`; returns how long it took.
-    fn stop(&self, secs: u64) -> Duration {
-        let t = secs.to_string();
+    /// `docker stop -t SECS`, then what came of it.
+    fn stop(&self, timeout: u64) -> Stopped {
+        let t = timeout.to_string();
         let start = Instant::now();
         let out = self.docker(&["stop", "-t", &t, &self.name]);
         let took = start.elapsed();
         checked(out, &["stop"]);
-        took
-    }
-
-    /// The exit code of the stopped container (`docker wait`).
-    fn exit_code(&self) -> i32 {
-        let out = self.docker(&["wait", &self.name]);
-        checked(out, &["wait"]).trim().parse().unwrap()
+        let code = checked(self.docker(&["wait", &self.name]), &["wait"]);
+        let (stdout, stderr) = self.logs();
+        let code = code.trim().parse().unwrap();
+        eprintln!(
+            "docker-stop-time {}={} docker-exit-code={code}",
+            self.label,
+            secs(took)
+        );
+        Stopped {
+            took,
+            code,
+            stdout,
+            stderr,
+        }
     }
 
     /// `docker exec NAME ARGS...`, which must succeed.
@@ -286,6 +296,37 @@ impl Container {
         let mut all = vec!["exec", &self.name];
         all.extend(args);
         checked(self.docker(&all), &all)
+    }
+}
+
+/// A stopped container: how long `docker stop` took, the exit code
+/// (`docker wait`) and its logs.
+struct Stopped {
+    took: Duration,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Stopped {
+    /// Asserts that the app printed exactly this line.
+    fn assert_line(&self, line: &str) {
+        assert!(
+            self.stdout.lines().any(|l| l == line),
+            "no {line:?} line; stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    /// Asserts `min <= took < max`: a strict lower bound, a generous upper one.
+    fn assert_took(&self, min: Duration, max: Duration) {
+        assert!(
+            self.took >= min && self.took < max,
+            "docker stop took {:?}, want [{min:?}, {max:?}); stderr:\n{}",
+            self.took,
+            self.stderr
+        );
     }
 }
 
@@ -384,61 +425,42 @@ fn shell_wrapped_app_drains_under_drainit_but_not_under_docker_init() {
     args.extend(app);
     let with_drainit = Container::run("shell-drainit", &args);
     with_drainit.wait_ready();
-    let drainit_time = with_drainit.stop(10);
-    let drainit_code = with_drainit.exit_code();
-    let (drainit_out, drainit_err) = with_drainit.logs();
+    let drainit = with_drainit.stop(10);
 
     // The same image, with Docker's --init (tini) in front of run.sh.
     let mut args = vec!["--init", "--entrypoint", "/run.sh", image.as_str()];
     args.extend(app);
     let with_tini = Container::run("shell-tini", &args);
     with_tini.wait_ready();
-    let tini_time = with_tini.stop(10);
-    let tini_code = with_tini.exit_code();
-    let (tini_out, _) = with_tini.logs();
+    let tini = with_tini.stop(10);
 
     eprintln!(
         "docker-stop-time shell-wrapped drainit={} tini={}",
-        secs(drainit_time),
-        secs(tini_time)
+        secs(drainit.took),
+        secs(tini.took)
     );
-    eprintln!("docker-exit-code shell-wrapped drainit={drainit_code} tini={tini_code}");
-
-    assert!(
-        drainit_out.contains("run.sh: starting /app child"),
-        "{drainit_out}"
-    );
-    for line in ["sig 15", "draining", "drained"] {
-        assert!(
-            drainit_out.lines().any(|l| l == line),
-            "no {line:?} under drainit:\n{drainit_out}\n{drainit_err}"
-        );
+    for line in [
+        "run.sh: starting /app child --drain-on 15=2000",
+        "sig 15",
+        "draining",
+        "drained",
+    ] {
+        drainit.assert_line(line);
     }
-    assert!(
-        drainit_time >= Duration::from_secs(2),
-        "the drain takes 2s, docker stop took {drainit_time:?}"
-    );
-    assert!(
-        drainit_time < Duration::from_secs(8),
-        "docker stop -t 10 took {drainit_time:?}: Docker's kill, not the drain"
-    );
+    // 2s of drain; 10s would be Docker's own kill.
+    drainit.assert_took(Duration::from_secs(2), Duration::from_secs(8));
     // The shell died of TERM at once; its status is the child's status.
-    assert_eq!(drainit_code, 143, "{drainit_err}");
+    assert_eq!(drainit.code, 143, "{}", drainit.stderr);
 
     // tini signalled only the shell and exited with it: the app never
-    // finished (here it never even saw TERM), and stop came early.
+    // finished (here it never even saw TERM), and the stop came early.
+    tini.assert_line("run.sh: starting /app child --drain-on 15=2000");
     assert!(
-        tini_out.contains("run.sh: starting /app child"),
-        "{tini_out}"
+        !tini.stdout.lines().any(|l| l == "drained"),
+        "the drain was not cut off under tini:\n{}",
+        tini.stdout
     );
-    assert!(
-        !tini_out.lines().any(|l| l == "drained"),
-        "the drain was not cut off under tini:\n{tini_out}"
-    );
-    assert!(
-        tini_time < Duration::from_secs(2),
-        "tini's stop took {tini_time:?}"
-    );
+    tini.assert_took(Duration::ZERO, Duration::from_secs(2));
 }
 
 // ---------------------------------------------------------------------
@@ -448,17 +470,11 @@ fn assert_app_saw_quit(name: &str, dockerfile: &str) {
     let image = recipe_image(name, "nginx-quit", dockerfile);
     let c = Container::run(name, &[&image, "/app", "child", "--exit-on", "3=0"]);
     c.wait_ready();
-    let took = c.stop(STOP_TIMEOUT);
-    let code = c.exit_code();
-    let (stdout, stderr) = c.logs();
-    eprintln!(
-        "docker-stop-time {name}={} docker-exit-code {name}={code}",
-        secs(took)
-    );
-    assert!(stdout.lines().any(|l| l == "sig 3"), "{stdout}\n{stderr}");
-    assert!(!stdout.contains("sig 15"), "the app saw TERM:\n{stdout}");
-    assert_eq!(code, 0, "{stderr}");
-    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+    let stopped = c.stop(STOP_TIMEOUT);
+    stopped.assert_line("sig 3");
+    assert!(!stopped.stdout.contains("sig 15"), "{}", stopped.stdout);
+    assert_eq!(stopped.code, 0, "{}", stopped.stderr);
+    stopped.assert_took(Duration::ZERO, Duration::from_secs(STOP_TIMEOUT - 5));
 }
 
 #[test]
@@ -482,13 +498,8 @@ fn prestop_sleep_and_drain_hook_from_env() {
     let image = recipe_image("prestop", "prestop", "Dockerfile");
     let c = Container::run("prestop", &[&image, "/app", "child", "--exit-on", "15=0"]);
     let pid = c.wait_ready();
-    let took = c.stop(STOP_TIMEOUT);
-    let code = c.exit_code();
-    let (stdout, stderr) = c.logs();
-    eprintln!(
-        "docker-stop-time prestop-sleep-2s={} exit={code}",
-        secs(took)
-    );
+    let stopped = c.stop(STOP_TIMEOUT);
+    let (stdout, stderr) = (&stopped.stdout, &stopped.stderr);
     let lines: Vec<&str> = stdout.lines().collect();
     let hook = format!("drain-hook: SIGTERM for pid {pid}, leaving the load balancer");
     let hook_at = lines.iter().position(|l| *l == hook);
@@ -497,10 +508,12 @@ fn prestop_sleep_and_drain_hook_from_env() {
         matches!((hook_at, term_at), (Some(h), Some(t)) if h < t),
         "want the hook's line, then the app's TERM:\n{stdout}\n{stderr}"
     );
-    assert!(took >= Duration::from_secs(2), "docker stop took {took:?}");
-    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+    stopped.assert_took(
+        Duration::from_secs(2),
+        Duration::from_secs(STOP_TIMEOUT - 5),
+    );
     assert!(stderr.contains("sleeping 2s"), "{stderr}");
-    assert_eq!(code, 0);
+    assert_eq!(stopped.code, 0);
 }
 
 // ---------------------------------------------------------------------
@@ -539,6 +552,7 @@ fn ctrl_c_on_docker_run_tty_stops_the_app_with_130() {
         .unwrap();
     let guard = Container {
         name: name.clone(),
+        label: "tty".into(),
         host: None,
     };
     let mut master = fs::File::from(pty.master);
@@ -672,14 +686,9 @@ fn exit_code_143_when_term_is_not_handled() {
             .contains("/bin/sleep 1000")
             .then_some(())
     });
-    let took = c.stop(STOP_TIMEOUT);
-    let code = c.exit_code();
-    eprintln!(
-        "docker-stop-time sleep={} docker-exit-code={code}",
-        secs(took)
-    );
-    assert_eq!(code, 143);
-    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+    let stopped = c.stop(STOP_TIMEOUT);
+    assert_eq!(stopped.code, 143, "{}", stopped.stderr);
+    stopped.assert_took(Duration::ZERO, Duration::from_secs(STOP_TIMEOUT - 5));
 }
 
 #[test]
@@ -700,16 +709,268 @@ fn exit_code_137_after_the_grace_kill() {
         ],
     );
     c.wait_ready();
-    let took = c.stop(STOP_TIMEOUT);
-    let code = c.exit_code();
-    let (stdout, stderr) = c.logs();
-    eprintln!(
-        "docker-stop-time grace-1s={} docker-exit-code={code}",
-        secs(took)
+    let stopped = c.stop(STOP_TIMEOUT);
+    stopped.assert_line("sig 15");
+    assert!(stopped.stderr.contains("SIGKILL"), "{}", stopped.stderr);
+    assert_eq!(stopped.code, 137);
+    stopped.assert_took(
+        Duration::from_secs(1),
+        Duration::from_secs(STOP_TIMEOUT - 5),
     );
-    assert!(stdout.lines().any(|l| l == "sig 15"), "{stdout}");
-    assert!(stderr.contains("SIGKILL"), "{stderr}");
-    assert_eq!(code, 137);
-    assert!(took >= Duration::from_secs(1), "{took:?}");
-    assert!(took < Duration::from_secs(STOP_TIMEOUT - 5), "{took:?}");
+}
+
+// ---------------------------------------------------------------------
+// 7. drainit as Docker's own init: `dockerd --init-path`, `docker run --init`.
+
+/// A second dockerd, on its own socket, data-root, exec-root and pidfile,
+/// with drainit (named `docker-init`) as its init. Dropping it stops that
+/// daemon only, by its pid, and removes its directories.
+struct Dockerd {
+    process: std::process::Child,
+    dir: PathBuf,
+    host: String,
+    log: PathBuf,
+}
+
+impl Dockerd {
+    fn start(drainit: &Path) -> Dockerd {
+        let dir = PathBuf::from(format!("/tmp/{}", unique("dockerd")));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        // The name matters: dockerd runs `--init-path --version` as given,
+        // and drainit prints Docker's version format only as docker-init.
+        let init = dir.join("bin/docker-init");
+        fs::copy(drainit, &init).unwrap();
+        let log = dir.join("dockerd.log");
+        let host = format!("unix://{}", dir.join("docker.sock").display());
+        let namespace = unique("dockerd");
+        let process = Command::new("dockerd")
+            .arg("--host")
+            .arg(&host)
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("--init-path")
+            .arg(&init)
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            // Apart from the main daemon's, should both use one containerd.
+            .args(["--containerd-namespace", &namespace])
+            .args([
+                "--containerd-plugins-namespace",
+                &format!("{namespace}-plugins"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("run dockerd (apt-get install docker.io)");
+        let mut daemon = Dockerd {
+            process,
+            dir,
+            host,
+            log,
+        };
+        poll("the second dockerd answering", || {
+            if let Some(status) = daemon.process.try_wait().unwrap() {
+                panic!("dockerd exited ({status}):\n{}", daemon.log_text());
+            }
+            docker_at(Some(&daemon.host), &["info", "--format", "{{.ID}}"])
+                .status
+                .success()
+                .then_some(())
+        });
+        daemon
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn docker(&self, args: &[&str]) -> String {
+        checked(docker_at(Some(&self.host), args), args)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let start = Instant::now();
+        while matches!(self.process.try_wait(), Ok(None)) {
+            if start.elapsed() > DEADLINE {
+                let _ = self.process.kill();
+                let _ = self.process.wait();
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn drainit_as_dockers_init_with_init_path() {
+    require_docker!();
+    let base = base_image();
+    let daemon = Dockerd::start(&static_binaries().0);
+    let archive = daemon.dir.join("base.tar");
+    let archive = archive.to_str().unwrap();
+    docker_ok(&["save", "-o", archive, base]);
+    daemon.docker(&["load", "-i", archive]);
+
+    // `docker info`: dockerd parsed drainit's version, without a warning.
+    let info = docker_at(Some(&daemon.host), &["info"]);
+    let info_out = checked(info.clone(), &["info"]);
+    let info_err = String::from_utf8_lossy(&info.stderr);
+    let version_line = info_out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("init version:"))
+        .unwrap_or_else(|| panic!("no init version in docker info:\n{info_out}"));
+    eprintln!("docker-info {version_line}");
+    assert_eq!(version_line, "init version: drainit", "{info_out}");
+    assert!(
+        info_out.contains("Init Binary: ") && info_out.contains("/bin/docker-init"),
+        "{info_out}"
+    );
+    assert!(
+        !info_err.to_lowercase().contains("init"),
+        "a warning about the init: {info_err}"
+    );
+    let log = daemon.log_text();
+    assert!(
+        !log.contains("docker-init version") && !log.contains("unknown output format"),
+        "dockerd could not read the init's version:\n{log}"
+    );
+
+    // `docker run --init`: drainit is PID 1, in front of the entrypoint.
+    let name = unique("init-pid1");
+    let guard = Container {
+        name: name.clone(),
+        label: "init-pid1".into(),
+        host: Some(daemon.host.clone()),
+    };
+    let script = r#"tr '\0' ' ' </proc/1/cmdline; echo; /sbin/docker-init --version"#;
+    let out = daemon.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--init",
+        "--name",
+        &name,
+        "--entrypoint",
+        "/bin/sh",
+        base,
+        "-c",
+        script,
+    ]);
+    drop(guard);
+    eprintln!("docker-run-init {out:?}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().map(str::trim_end),
+        Some(format!("/sbin/docker-init -- /bin/sh -c {script}").as_str())
+    );
+    let version = lines.next().unwrap_or_default();
+    assert!(
+        version.starts_with("drainit ") && version.ends_with(" - git.drainit"),
+        "PID 1 is not drainit: {version}"
+    );
+
+    // And it drains: the app behind `sh -c` (no exec) gets TERM and ends.
+    let app = Container::run_at(
+        Some(&daemon.host),
+        "init-drain",
+        &[
+            "--init",
+            "--entrypoint",
+            "/bin/sh",
+            base,
+            "-c",
+            "/app child --drain-on 15=2000; echo sh: app exited",
+        ],
+    );
+    app.wait_ready();
+    let stopped = app.stop(10);
+    stopped.assert_line("drained");
+    // 2s of drain; 10s would be Docker's own kill.
+    stopped.assert_took(Duration::from_secs(2), Duration::from_secs(8));
+}
+
+// ---------------------------------------------------------------------
+// 9. The Kubernetes example (no cluster here: its numbers are checked).
+
+/// The value of `- name: NAME` / `value: "..."` in pod.yaml's env list.
+fn env_value<'a>(yaml: &'a str, name: &str) -> &'a str {
+    let mut lines = yaml.lines().map(str::trim);
+    lines
+        .find(|l| *l == format!("- name: {name}"))
+        .unwrap_or_else(|| panic!("no env {name} in pod.yaml"));
+    let value = lines.next().and_then(|l| l.strip_prefix("value: "));
+    value
+        .unwrap_or_else(|| panic!("no value after {name}"))
+        .trim_matches('"')
+}
+
+/// Whole seconds from the `10s` form used in pod.yaml.
+fn whole_seconds(value: &str) -> u64 {
+    value
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("pod.yaml should say whole seconds like 10s, not {value:?}"))
+}
+
+#[test]
+fn kubernetes_grace_period_covers_drainits_sequence() {
+    let yaml = fs::read_to_string(Path::new(REPO).join("docker/kubernetes/pod.yaml")).unwrap();
+    let period: u64 = yaml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("terminationGracePeriodSeconds: "))
+        .expect("terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    let names = [
+        "DRAINIT_DRAIN_TIMEOUT",
+        "DRAINIT_PRESTOP_SLEEP",
+        "DRAINIT_GRACE",
+    ];
+    let [drain, sleep, grace] = names.map(|n| whole_seconds(env_value(&yaml, n)));
+    eprintln!(
+        "kubernetes terminationGracePeriodSeconds={period} drain-timeout={drain}s prestop-sleep={sleep}s grace={grace}s"
+    );
+    assert!(
+        period >= drain + sleep + grace,
+        "terminationGracePeriodSeconds {period} < {drain} + {sleep} + {grace}"
+    );
+    // The comment's arithmetic says the same numbers.
+    let sum = format!(
+        "{drain}s + {sleep}s + {grace}s = {}s",
+        drain + sleep + grace
+    );
+    assert!(
+        yaml.contains(&sum),
+        "pod.yaml's comment should read {sum:?}"
+    );
+    assert!(yaml.contains(&format!("terminationGracePeriodSeconds ({period})")));
+    assert!(yaml.contains(r#"command: ["/drainit", "--"]"#));
+    assert!(yaml.contains("readinessProbe:"));
+
+    // drainit itself accepts the pod's settings (a bad value exits 2).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drainit"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("DRAINIT_")) {
+        cmd.env_remove(name);
+    }
+    for name in names.iter().chain(&["DRAINIT_DRAIN_EXEC"]) {
+        cmd.env(name, env_value(&yaml, name));
+    }
+    let out = cmd.arg("true").output().unwrap();
+    assert!(
+        out.status.success(),
+        "drainit rejects pod.yaml's env: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
