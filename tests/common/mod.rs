@@ -69,6 +69,8 @@ pub struct Start<'a> {
     /// Runs drainit under this wrapper argv (e.g. a shell that ignores
     /// signals before exec'ing drainit).
     pub wrapper: Vec<String>,
+    /// drainit's stdin (default: /dev/null), e.g. a pty's slave side.
+    pub stdin: Option<std::fs::File>,
 }
 
 impl Drainit {
@@ -103,7 +105,7 @@ impl Drainit {
         if let Some(cwd) = opts.cwd {
             cmd.current_dir(cwd);
         }
-        cmd.stdin(Stdio::null())
+        cmd.stdin(opts.stdin.map_or_else(Stdio::null, Stdio::from))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut process = cmd.spawn().expect("start drainit");

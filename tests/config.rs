@@ -1,0 +1,181 @@
+//! CONTRACT.md "Configuration": every option from its DRAINIT_* variable,
+//! flags beating variables, booleans, and the log levels.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn start_env(env: Vec<(&str, &str)>, args: &[&str]) -> Drainit {
+    Drainit::start_with(
+        Mode::Pid1,
+        args,
+        Start {
+            env,
+            ..Start::default()
+        },
+    )
+}
+
+#[test]
+fn every_option_reads_its_variable() {
+    let f = fixture();
+    let dir = temp_dir("env-options");
+    let log = dir.join("log");
+    let hook = format!("{f} hook --log {} --sleep 60000", log.display());
+    let env = vec![
+        ("DRAINIT_STOP_SIGNAL", "SIGUSR2"),
+        ("DRAINIT_REWRITE", "USR2:QUIT"),
+        ("DRAINIT_DRAIN_EXEC", hook.as_str()),
+        ("DRAINIT_DRAIN_TIMEOUT", "300ms"),
+        ("DRAINIT_PRESTOP_SLEEP", "0.3s"),
+        ("DRAINIT_GRACE", "500ms"),
+        ("DRAINIT_SINGLE_CHILD", "Yes"),
+    ];
+    let d = start_env(env, &[&f, "child"]);
+    d.ready();
+    let t0 = Instant::now();
+    d.signal(libc::SIGUSR2);
+    d.expect_line("sig 3");
+    let (status, stderr) = d.wait();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1100),
+        "timeout + sleep + grace"
+    );
+    assert_eq!(status.code(), Some(137), "{stderr}");
+    for said in [
+        "received SIGUSR2",
+        "drain hook timed out after 300ms",
+        "sleeping 300ms before forwarding SIGUSR2",
+        "forwarded SIGQUIT to child ",
+        "grace period of 500ms is over: sent SIGKILL to child ",
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+}
+
+#[test]
+fn a_flag_beats_its_variable_and_a_malformed_variable_is_then_not_read() {
+    let f = fixture();
+    let env = vec![
+        ("DRAINIT_STOP_SIGNAL", "NOT-A-SIGNAL"),
+        ("DRAINIT_PRESTOP_SLEEP", "forever"),
+        ("DRAINIT_GRACE", "1h"),
+        ("DRAINIT_SINGLE_CHILD", "perhaps"),
+    ];
+    let d = start_env(
+        env,
+        &[
+            "--stop-signal",
+            "INT",
+            "--prestop-sleep",
+            "0",
+            "--grace",
+            "0",
+            "--single-child",
+            &f,
+            "child",
+        ],
+    );
+    d.ready();
+    d.signal(libc::SIGINT);
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(137), "{log}");
+    assert!(log.contains("sent SIGKILL to child"), "{log}");
+
+    // Without the flags, the same variables are usage errors.
+    let d = start_env(vec![("DRAINIT_GRACE", "forever")], &["true"]);
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(2));
+    assert!(log.contains("--grace"), "{log}");
+}
+
+#[test]
+fn booleans_accept_the_documented_words_and_nothing_else() {
+    for (value, code) in [
+        ("1", 0),
+        ("TRUE", 0),
+        ("on", 0),
+        ("no", 0),
+        ("Off", 0),
+        ("", 0),
+        ("2", 2),
+        ("y", 2),
+    ] {
+        let d = start_env(vec![("DRAINIT_SINGLE_CHILD", value)], &["true"]);
+        let (status, log) = d.wait();
+        assert_eq!(status.code(), Some(code), "{value:?}: {log}");
+    }
+}
+
+#[test]
+fn log_levels_from_flags_and_drainit_log() {
+    let f = fixture();
+    let run = |env: Vec<(&str, &str)>, flags: &[&str]| {
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend([f.as_str(), "child", "--exit-on", "15=0"]);
+        let d = start_env(env, &args);
+        d.ready();
+        d.signal(libc::SIGHUP);
+        d.expect_line("sig 1");
+        d.signal(libc::SIGTERM);
+        let (status, log) = d.wait();
+        assert_eq!(status.code(), Some(0));
+        log
+    };
+    let info = run(vec![], &[]);
+    assert!(
+        info.contains("received SIGTERM") && !info.contains("forwarded SIGHUP"),
+        "{info}"
+    );
+    let debug = run(vec![], &["-v"]);
+    assert!(
+        debug.contains("forwarded SIGHUP") && debug.contains("started child"),
+        "{debug}"
+    );
+    assert_eq!(run(vec![], &["-q"]), "");
+    assert_eq!(run(vec![("DRAINIT_LOG", "off")], &[]), "");
+    assert_eq!(run(vec![("DRAINIT_LOG", "error")], &[]), "");
+    assert!(run(vec![("DRAINIT_LOG", "debug")], &[]).contains("forwarded SIGHUP"));
+    // -v and -q beat DRAINIT_LOG.
+    assert!(run(vec![("DRAINIT_LOG", "off")], &["-v"]).contains("forwarded SIGHUP"));
+    assert_eq!(run(vec![("DRAINIT_LOG", "debug")], &["-q"]), "");
+    // Every line is prefixed.
+    assert!(debug.lines().all(|l| l.starts_with("drainit: ")), "{debug}");
+
+    let d = start_env(vec![("DRAINIT_LOG", "loud")], &["true"]);
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(2));
+    assert!(log.contains("DRAINIT_LOG"), "{log}");
+}
+
+#[test]
+fn version_and_help() {
+    let out = std::process::Command::new(drainit_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("drainit {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = std::process::Command::new(drainit_bin())
+        .arg("-h")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for var in [
+        "DRAINIT_REWRITE",
+        "DRAINIT_SINGLE_CHILD",
+        "DRAINIT_STOP_SIGNAL",
+        "DRAINIT_PRESTOP_SLEEP",
+        "DRAINIT_DRAIN_EXEC",
+        "DRAINIT_DRAIN_TIMEOUT",
+        "DRAINIT_GRACE",
+    ] {
+        assert!(help.contains(var), "{var}");
+    }
+}
