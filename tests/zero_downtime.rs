@@ -43,16 +43,19 @@ const PRESTOP_SLEEP: &str = "2s";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pid1 {
     Tini,
+    /// `docker run --init`: the daemon's docker-init (tini, without -g).
+    DockerInit,
     DumbInit,
     Drainit,
 }
 
-const INITS: [Pid1; 3] = [Pid1::Tini, Pid1::DumbInit, Pid1::Drainit];
+const INITS: [Pid1; 4] = [Pid1::Tini, Pid1::DockerInit, Pid1::DumbInit, Pid1::Drainit];
 
 impl Pid1 {
     fn name(self) -> &'static str {
         match self {
             Pid1::Tini => "tini -g",
+            Pid1::DockerInit => "docker --init",
             Pid1::DumbInit => "dumb-init",
             Pid1::Drainit => "drainit",
         }
@@ -62,6 +65,7 @@ impl Pid1 {
         let app = [bins.http_app.clone(), port.to_string()];
         let mut argv: Vec<String> = match self {
             Pid1::Tini => vec![bins.tini.clone(), "-g".into(), "--".into()],
+            Pid1::DockerInit => vec![],
             Pid1::DumbInit => vec![bins.dumb_init.clone(), "--".into()],
             Pid1::Drainit => vec![
                 bins.drainit.clone(),
@@ -258,7 +262,21 @@ impl Instance {
         match backend {
             Backend::Docker(image) => {
                 let argv = init.argv(&image.bins(), port);
-                let run = ["run", "-d", "--name", name, "--network", "host", &image.0];
+                let init_flag = if init == Pid1::DockerInit {
+                    "--init"
+                } else {
+                    "--init=false"
+                };
+                let run = [
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--network",
+                    "host",
+                    init_flag,
+                    &image.0,
+                ];
                 docker(
                     &[
                         &run[..],
@@ -457,6 +475,16 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Polls `done` every 20 ms until it holds; at `DEADLINE`, panics with
+/// "timed out waiting for" `what()`.
+fn until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
+    let end = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting for {}", what());
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// One line of the result table.
 struct Row {
     init: &'static str,
@@ -468,6 +496,8 @@ struct Row {
     statuses: String,
     stop: Duration,
     served_by_stopped: u64,
+    /// The stopped instance's app logged that /drain was called.
+    drained: bool,
 }
 
 impl Row {
@@ -487,24 +517,36 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
     );
     let (name_a, name_b) = (format!("{tag}-a"), format!("{tag}-b"));
     let mut a = Instance::start(backend, built, init, port_a, &name_a, dir);
-    let _b = Instance::start(backend, built, init, port_b, &name_b, dir);
-    for port in [port_a, port_b] {
-        wait_for(
-            || (http_status(port, "/health") == Some(200)).then_some(()),
-            "the app to answer",
+    let b = Instance::start(backend, built, init, port_b, &name_b, dir);
+    for (port, instance, name) in [(port_a, &a, &name_a), (port_b, &b, &name_b)] {
+        until(
+            || http_status(port, "/health") == Some(200),
+            || {
+                format!(
+                    "{name} to answer on port {port}; its log:\n{}",
+                    instance.logs(dir, name)
+                )
+            },
         );
     }
     let haproxy = Haproxy::start(dir, front, port_a, port_b);
-    wait_for(
+    let up = |row: &Fields| {
+        row.get("status").is_some_and(|v| v == "UP")
+            && row.get("check_status").is_some_and(|v| v == "L7OK")
+    };
+    until(
         || {
-            let servers = haproxy.servers()?;
-            let up = |row: &Fields| {
-                row.get("status").is_some_and(|v| v == "UP")
-                    && row.get("check_status").is_some_and(|v| v == "L7OK")
-            };
-            (servers.len() == 2 && servers.values().all(up)).then_some(())
+            haproxy
+                .servers()
+                .is_some_and(|s| s.len() == 2 && s.values().all(up))
         },
-        "haproxy to report both servers UP",
+        || {
+            let log = std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default();
+            format!(
+                "haproxy to report both servers UP; stats {:?}; log:\n{log}",
+                haproxy.servers()
+            )
+        },
     );
 
     let total = BEFORE_STOP + AFTER_STOP;
@@ -570,6 +612,7 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
         statuses: field("statuses"),
         stop,
         served_by_stopped,
+        drained: logs.contains("http_app: drained"),
     }
 }
 
@@ -591,11 +634,11 @@ fn table(rows: &[Row], backend: &Backend) -> String {
     );
     let _ = writeln!(
         out,
-        "| init      | requests |   ok | non-200 | connection errors | time-outs | stop took | served by stopped |"
+        "| init          | requests |   ok | non-200 | connection errors | time-outs | stop took | served by stopped |"
     );
     let _ = writeln!(
         out,
-        "|-----------|---------:|-----:|--------:|------------------:|----------:|----------:|------------------:|"
+        "|---------------|---------:|-----:|--------:|------------------:|----------:|----------:|------------------:|"
     );
     for r in rows {
         let non200 = if r.statuses.is_empty() {
@@ -605,7 +648,7 @@ fn table(rows: &[Row], backend: &Backend) -> String {
         };
         let _ = writeln!(
             out,
-            "| {:<9} | {:>8} | {:>4} | {:>7} | {:>17} | {:>9} | {:>8.1}s | {:>17} |",
+            "| {:<13} | {:>8} | {:>4} | {:>7} | {:>17} | {:>9} | {:>8.1}s | {:>17} |",
             r.init,
             r.requests,
             r.ok,
@@ -624,8 +667,10 @@ fn drainit_loses_no_request_when_an_instance_stops_and_tini_does() {
     let dir = common::temp_dir("zero-downtime");
     let built = build();
     let backend = backend(&built, &dir);
-    let rows: Vec<Row> = INITS
+    let inits = INITS
         .iter()
+        .filter(|&&i| i != Pid1::DockerInit || matches!(backend, Backend::Docker(_)));
+    let rows: Vec<Row> = inits
         .map(|&init| run(&backend, &built, init, &dir))
         .collect();
     say(&table(&rows, &backend));
@@ -642,6 +687,10 @@ fn drainit_loses_no_request_when_an_instance_stops_and_tini_does() {
         .iter()
         .find(|r| r.init == Pid1::Drainit.name())
         .unwrap();
+    assert!(
+        drainit.drained,
+        "drainit's drain hook did not reach the app's /drain"
+    );
     assert_eq!(drainit.failed(), 0, "drainit lost requests");
     assert!(
         drainit.stop < STOP_TIMEOUT,
