@@ -129,9 +129,16 @@ fn static_binaries() -> &'static (PathBuf, PathBuf) {
             .status()
             .expect("run cargo");
         assert!(status.success(), "the static build failed");
-        let dir = Path::new(REPO).join("target/x86_64-unknown-linux-gnu/release");
+        let dir = target_dir().join("x86_64-unknown-linux-gnu/release");
         (dir.join("drainit"), dir.join("examples/fixture"))
     })
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR too): this test runs
+/// from `<target>/debug/deps/`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
 /// The base image of every test: docker/Dockerfile.prebuilt on a context
@@ -141,7 +148,7 @@ fn base_image() -> &'static str {
     IMAGE.get_or_init(|| {
         remove_stale_images();
         let (drainit, fixture) = static_binaries();
-        let context = Path::new(REPO).join(format!("target/{}", unique("context")));
+        let context = target_dir().join(unique("context"));
         let _ = fs::remove_dir_all(&context);
         fs::create_dir_all(&context).unwrap();
         fs::copy(drainit, context.join("drainit")).unwrap();
