@@ -27,6 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// above every expected stop time, so that reaching it is a failure.
 const STOP_TIMEOUT: u64 = 30;
 
+/// The checkout: docker/ holds the files under test.
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Skips the test (returns) when no Docker daemon answers, after saying
@@ -39,6 +40,7 @@ macro_rules! require_docker {
     };
 }
 
+/// Whether a daemon answers `docker info`; asked once per run.
 fn docker_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
@@ -86,6 +88,7 @@ fn docker_at(host: Option<&str>, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"))
 }
 
+/// `docker ARGS` against the default daemon.
 fn docker(args: &[&str]) -> Output {
     docker_at(None, args)
 }
@@ -95,6 +98,7 @@ fn docker_ok(args: &[&str]) -> String {
     checked(docker(args), args)
 }
 
+/// The stdout of a docker command that must have succeeded.
 fn checked(out: Output, args: &[&str]) -> String {
     assert!(
         out.status.success(),
@@ -227,6 +231,7 @@ impl Container {
         Container::run_at(None, name, args)
     }
 
+    /// The same against the daemon at `host` (None: the default one).
     fn run_at(host: Option<&str>, name: &str, args: &[&str]) -> Container {
         let container = Container {
             name: unique(name),
@@ -239,6 +244,7 @@ impl Container {
         container
     }
 
+    /// `docker ARGS` against this container's daemon.
     fn docker(&self, args: &[&str]) -> Output {
         docker_at(self.host.as_deref(), args)
     }
@@ -357,11 +363,13 @@ fn run_to_end(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A counter that keeps names unique within one run.
 fn next_id() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A duration as printed in the figures: `2.10s`.
 fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
@@ -754,6 +762,7 @@ struct Dockerd {
 }
 
 impl Dockerd {
+    /// Starts it with `drainit` as its init, and waits until it answers.
     fn start(drainit: &Path) -> Dockerd {
         let dir = PathBuf::from(format!("/tmp/{}", unique("dockerd")));
         let _ = fs::remove_dir_all(&dir);
@@ -806,10 +815,12 @@ impl Dockerd {
         daemon
     }
 
+    /// The daemon's own log (stdout and stderr).
     fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `docker --host <this daemon> ARGS`, which must succeed.
     fn docker(&self, args: &[&str]) -> String {
         checked(docker_at(Some(&self.host), args), args)
     }
