@@ -248,7 +248,7 @@ impl Shutdown {
     }
 
     fn on_tick(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        if !self.deadline().is_some_and(|t| t <= now) {
+        if self.deadline().is_none_or(|t| t > now) {
             return;
         }
         match self.phase {
@@ -329,9 +329,11 @@ mod tests {
         }
     }
 
-    /// Drives a machine through `steps` of `(seconds since start, event,
-    /// expected actions, expected phase)`.
-    fn run(policy: Policy, steps: &[(u64, Event, &[Action], fn(Instant) -> Phase)]) {
+    /// `(seconds since start, event, expected actions, expected phase)`.
+    type Step<'a> = (u64, Event, &'a [Action], fn(Instant) -> Phase);
+
+    /// Drives a machine through `steps`.
+    fn run(policy: Policy, steps: &[Step]) {
         let t0 = Instant::now();
         let mut machine = Shutdown::new(policy);
         for (i, (secs, event, want_actions, want_phase)) in steps.iter().enumerate() {

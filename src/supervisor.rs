@@ -204,10 +204,10 @@ impl Supervisor {
                 }
             }
             Action::StopLeftovers(sig) => {
-                if let Some(sig) = sig {
-                    if self.kill_group(sig) {
-                        info!("child has exited: sent {sig} to the rest of its process group");
-                    }
+                if let Some(sig) = sig
+                    && self.kill_group(sig)
+                {
+                    info!("child has exited: sent {sig} to the rest of its process group");
                 }
             }
             Action::KillGroup(why) => {

@@ -164,6 +164,7 @@ fn the_child_inherits_env_cwd_and_descriptors_and_drainit_lets_go_of_them() {
                 "-c".into(),
                 "exec 5</dev/null; exec \"$0\" \"$@\"".into(),
             ],
+            ..Start::default()
         };
         let d = Drainit::start_with(mode, &[&f, "child"], opts);
         let child = d.ready();
