@@ -13,10 +13,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Debian packages: unshare/setsid/prlimit/setpriv (util-linux), ps (procps),
+# libc.a for the static build (libc6-dev),
 # the Docker daemon (docker.io), a static shell for FROM-scratch images
 # (busybox-static), the load balancer (haproxy) and the peers we compare
 # against (tini, dumb-init, catatonit).
-packages=(util-linux procps docker.io busybox-static haproxy tini dumb-init catatonit)
+packages=(util-linux procps libc6-dev docker.io busybox-static haproxy tini dumb-init catatonit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,13 +31,7 @@ fi
 # A Docker daemon: the one that runs, or one we start and stop again.
 rm -f docker/.dockerd.pid
 docker/ensure-dockerd.sh
-stop_dockerd() {
-  if [ -f docker/.dockerd.pid ]; then
-    kill "$(cat docker/.dockerd.pid)" 2>/dev/null || true
-    rm -f docker/.dockerd.pid
-  fi
-}
-trap stop_dockerd EXIT
+trap docker/stop-dockerd.sh EXIT
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
