@@ -495,7 +495,8 @@ struct Row {
     timeouts: u64,
     statuses: String,
     stop: Duration,
-    served_by_stopped: u64,
+    /// Sessions HAProxy sent to the stopped instance (its `stot`).
+    sent_to_stopped: u64,
     /// The stopped instance's app logged that /drain was called.
     drained: bool,
 }
@@ -580,7 +581,7 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
     assert_eq!(first, "started", "load_client's first line");
     thread::sleep(BEFORE_STOP);
     let stop = a.stop();
-    let served_by_stopped = haproxy
+    let sent_to_stopped = haproxy
         .stat("a", "stot")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -611,7 +612,7 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
         timeouts: number("timeouts"),
         statuses: field("statuses"),
         stop,
-        served_by_stopped,
+        sent_to_stopped,
         drained: logs.contains("http_app: drained"),
     }
 }
@@ -634,7 +635,7 @@ fn table(rows: &[Row], backend: &Backend) -> String {
     );
     let _ = writeln!(
         out,
-        "| init          | requests |   ok | non-200 | connection errors | time-outs | stop took | served by stopped |"
+        "| init          | requests |   ok | non-200 | connection errors | time-outs | stop took |   sent to stopped |"
     );
     let _ = writeln!(
         out,
@@ -656,9 +657,13 @@ fn table(rows: &[Row], backend: &Backend) -> String {
             r.conn_errors,
             r.timeouts,
             r.stop.as_secs_f64(),
-            r.served_by_stopped
+            r.sent_to_stopped
         );
     }
+    let _ = writeln!(
+        out,
+        "connection errors: closed or reset before a complete response; non-200: HAProxy's own answers (e.g. 502, 503)"
+    );
     out
 }
 
@@ -677,8 +682,8 @@ fn drainit_loses_no_request_when_an_instance_stops_and_tini_does() {
 
     for row in &rows {
         assert!(
-            row.served_by_stopped > 0,
-            "{}: the stopped instance served no request: rigged",
+            row.sent_to_stopped > 0,
+            "{}: HAProxy sent the stopped instance no request: rigged",
             row.init
         );
         assert!(row.ok > 0, "{}: no request succeeded", row.init);
