@@ -256,7 +256,9 @@ impl Drainit {
 impl Drop for Drainit {
     fn drop(&mut self) {
         if let Ok(None) = self.process.try_wait() {
-            send(self.pid, libc::SIGKILL);
+            if self.pid > 0 {
+                send(self.pid, libc::SIGKILL);
+            }
             let _ = self.process.kill();
             let _ = self.process.wait();
         }
@@ -264,6 +266,8 @@ impl Drop for Drainit {
 }
 
 pub fn send(pid: i32, sig: i32) {
+    // kill(0) or kill(-1) would signal the test itself.
+    assert!(pid > 0, "no process to signal (pid {pid})");
     let rc = unsafe { libc::kill(pid, sig) };
     assert_eq!(
         rc,
