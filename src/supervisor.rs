@@ -100,13 +100,15 @@ impl Supervisor {
                 }
             };
             if let Some(r) = received {
+                // A signal drainit raised itself, e.g. SIGPIPE from logging
+                // to a closed pipe, is not the caller's to pass on. Nor is
+                // it logged: that write would raise the next SIGPIPE, and
+                // drainit would spin on them, never taking another signal
+                // (a thread's own signals are taken before the process's).
+                let own = r.sender == self.self_pid && r.code == libc::SI_USER;
                 if r.signal == Signal::CHLD {
                     self.reap();
-                } else if r.sender == self.self_pid && r.code == libc::SI_USER {
-                    // drainit's own doing, e.g. SIGPIPE from logging to a
-                    // closed pipe: not the caller's signal to pass on.
-                    debug!("not forwarding {} raised by drainit itself", r.signal);
-                } else {
+                } else if !own {
                     self.feed(Event::Signal(r.signal));
                 }
             }
