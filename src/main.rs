@@ -14,6 +14,9 @@ mod status;
 mod supervisor;
 mod words;
 
+#[cfg(test)]
+mod proptests;
+
 use std::io::Write;
 use std::process::exit;
 
