@@ -431,6 +431,7 @@ fn a_hook_that_prints_megabytes_finishes_and_the_stop_goes_on() {
 
 /// As a non-root user at its RLIMIT_NPROC, drainit can start the child but
 /// not the hook (fork fails with EAGAIN): logged, and the stop goes on.
+/// One process lower, the child cannot start: exit 1 with one line.
 #[test]
 fn a_hook_that_cannot_be_forked_is_logged_and_the_stop_goes_on() {
     let f = fixture();
@@ -471,6 +472,20 @@ fn a_hook_that_cannot_be_forked_is_logged_and_the_stop_goes_on() {
         "{log}"
     );
     assert!(log.contains("forwarded SIGTERM"), "{log}");
+
+    // One process short, drainit cannot start the child: exit 1, one line.
+    let opts = Start {
+        wrapper: [&["prlimit", "--nproc=1"], &wrapper[2..]]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..Start::default()
+    };
+    let d = Drainit::start_with(Mode::Subreaper, &["true"], opts);
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert_eq!(log, "drainit: failed to run 'true': Try again\n");
 }
 
 fn mask(hex: &str) -> u64 {
@@ -481,9 +496,9 @@ fn bit(sig: i32) -> u64 {
     1 << (sig - 1)
 }
 
-/// drainit started with every signal blocked and seven ignored: the child
-/// sees that state in /proc (but SIGPIPE default), and drainit still
-/// forwards every one of them.
+/// drainit started with every signal blocked and seven ignored, in both
+/// modes: the child sees that state in /proc (but SIGPIPE default), and
+/// drainit still forwards every one of them.
 #[test]
 fn a_caller_blocking_everything_and_ignoring_some_is_passed_on_and_forwarding_works() {
     let f = fixture();
@@ -511,32 +526,34 @@ fn a_caller_blocking_everything_and_ignoring_some_is_passed_on_and_forwarding_wo
     // grep reports the state it was started with (a shell would not: dash
     // clears a fully blocked mask).
     let grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"];
-    let d = Drainit::start_with(Mode::Pid1, &grep, opts());
-    let blk = d.expect("SigBlk", |l| l.starts_with("SigBlk:"));
-    let ign = d.expect("SigIgn", |l| l.starts_with("SigIgn:"));
-    assert_eq!(d.exit_code(), 0);
-    // KILL and STOP cannot be blocked; the C library keeps 32 and 33.
-    let want_blk = !(bit(libc::SIGKILL) | bit(libc::SIGSTOP) | bit(32) | bit(33));
-    assert_eq!(mask(&blk[7..]), want_blk, "{blk}");
-    let want_ign = ignored.iter().map(|&s| bit(s)).sum::<u64>() & !bit(libc::SIGPIPE);
-    // 32 and 33 belong to the C library: glibc's posix_spawn, which std
-    // uses to start the harness's `unshare`, leaves them ignored.
-    let libc_own = bit(32) | bit(33);
-    assert_eq!(mask(&ign[7..]) & !libc_own, want_ign, "{ign}");
-    let d = Drainit::start_with(Mode::Pid1, &[&f, "child", "--exit-on", "15=0"], opts());
-    d.ready();
-    for sig in ignored
-        .iter()
-        .copied()
-        .filter(|&s| s != libc::SIGTERM)
-        .chain([libc::SIGUSR2, rt + 2])
-    {
-        d.signal(sig);
-        d.expect_line(&sig_line(sig));
+    for mode in MODES {
+        let d = Drainit::start_with(mode, &grep, opts());
+        let blk = d.expect("SigBlk", |l| l.starts_with("SigBlk:"));
+        let ign = d.expect("SigIgn", |l| l.starts_with("SigIgn:"));
+        assert_eq!(d.exit_code(), 0);
+        // KILL and STOP cannot be blocked; the C library keeps 32 and 33.
+        let want_blk = !(bit(libc::SIGKILL) | bit(libc::SIGSTOP) | bit(32) | bit(33));
+        assert_eq!(mask(&blk[7..]), want_blk, "{mode:?}: {blk}");
+        let want_ign = ignored.iter().map(|&s| bit(s)).sum::<u64>() & !bit(libc::SIGPIPE);
+        // 32 and 33 belong to the C library: glibc's posix_spawn, which std
+        // uses to start the harness's first process, leaves them ignored.
+        let libc_own = bit(32) | bit(33);
+        assert_eq!(mask(&ign[7..]) & !libc_own, want_ign, "{mode:?}: {ign}");
+        let d = Drainit::start_with(mode, &[&f, "child", "--exit-on", "15=0"], opts());
+        d.ready();
+        for sig in ignored
+            .iter()
+            .copied()
+            .filter(|&s| s != libc::SIGTERM)
+            .chain([libc::SIGUSR2, rt + 2])
+        {
+            d.signal(sig);
+            d.expect_line(&sig_line(sig));
+        }
+        d.signal(libc::SIGTERM);
+        d.expect_line("sig 15");
+        assert_eq!(d.exit_code(), 0);
     }
-    d.signal(libc::SIGTERM);
-    d.expect_line("sig 15");
-    assert_eq!(d.exit_code(), 0);
 }
 
 /// SIGSTOP to drainit during a 5s pre-stop sleep, held past the sleep's
