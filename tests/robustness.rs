@@ -1017,3 +1017,63 @@ fn every_malformed_flag_and_variable_is_a_usage_error_and_starts_nothing() {
     check(&["-q", "-v"], &[], "--quiet", "cannot be used with");
     check(&["--bogus"], &[], "--bogus", "unexpected argument");
 }
+
+/// A storm of four kinds of signals from the stop signal on, through the
+/// pre-stop sleep and the grace period: the sleep's and the grace's
+/// deadlines hold (neither postponed by the storm nor cut short), and
+/// every kind is still forwarded during the sequence.
+#[test]
+fn a_storm_during_the_sequence_neither_moves_its_deadlines_nor_is_lost() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let f = fixture();
+    let d = Drainit::start(
+        Mode::Pid1,
+        &["--prestop-sleep", "1s", "--grace", "3s", "--", &f, "child"],
+    );
+    d.ready();
+    let kinds = [libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    d.signal(libc::SIGTERM);
+    let storm = {
+        let (stop, sent, pid) = (stop.clone(), sent.clone(), d.pid);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for sig in kinds {
+                    send(pid, sig);
+                }
+                sent.fetch_add(kinds.len(), Ordering::Relaxed);
+            }
+        })
+    };
+    let seen = RefCell::new(HashSet::new());
+    d.expect("sig 15", |l| {
+        if let Some(n) = l.strip_prefix("sig ") {
+            seen.borrow_mut().insert(n.parse::<i32>().unwrap());
+        }
+        l == "sig 15"
+    });
+    let forwarded = start.elapsed();
+    // Stopped well before the grace kill, so that no pid drainit leaves
+    // behind is ever signalled.
+    stop.store(true, Ordering::Relaxed);
+    storm.join().unwrap();
+    let (status, log) = d.wait();
+    let ended = start.elapsed();
+    assert!(forwarded >= Duration::from_secs(1), "{forwarded:?}");
+    assert!(forwarded < Duration::from_secs(10), "{forwarded:?}");
+    assert!(ended >= forwarded + Duration::from_secs(3), "{ended:?}");
+    assert!(ended < forwarded + Duration::from_secs(15), "{ended:?}");
+    assert_eq!(status.code(), Some(128 + libc::SIGKILL), "{log}");
+    assert!(log.contains("grace period of 3s is over"), "{log}");
+    let seen = seen.into_inner();
+    for kind in kinds {
+        assert!(seen.contains(&kind), "{kind} lost in the sleep: {seen:?}");
+    }
+    assert!(
+        sent.load(Ordering::Relaxed) >= 100,
+        "the storm was too small"
+    );
+}
