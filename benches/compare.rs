@@ -103,7 +103,7 @@ impl Init {
 
 fn inits() -> Vec<Init> {
     let drainit = build_drainit();
-    vec![
+    let mut inits = vec![
         Init {
             name: "drainit",
             path: drainit,
@@ -129,7 +129,32 @@ fn inits() -> Vec<Init> {
             path: "/usr/bin/catatonit".into(),
             args: &["--"],
         },
-    ]
+    ];
+    inits.extend(extra_inits());
+    inits
+}
+
+/// More inits to compare, e.g. a build of another branch:
+/// `BENCH_EXTRA='old=/tmp/drainit-old --;x=/path/x -a --'`.
+fn extra_inits() -> Vec<Init> {
+    let Ok(spec) = std::env::var("BENCH_EXTRA") else {
+        return Vec::new();
+    };
+    // Leaked: they live as long as the bench, like the built-in ones.
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+    spec.split(';')
+        .filter_map(|item| {
+            let (name, command) = item.split_once('=')?;
+            let mut words = command.split_whitespace();
+            let path = words.next()?.into();
+            let args: Vec<&'static str> = words.map(leak).collect();
+            Some(Init {
+                name: leak(name.trim()),
+                path,
+                args: Box::leak(args.into_boxed_slice()),
+            })
+        })
+        .collect()
 }
 
 /// The static-glibc release build the README recommends for images.
