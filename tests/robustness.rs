@@ -488,14 +488,6 @@ fn a_hook_that_cannot_be_forked_is_logged_and_the_stop_goes_on() {
     assert_eq!(log, "drainit: failed to run 'true': Try again\n");
 }
 
-fn mask(hex: &str) -> u64 {
-    u64::from_str_radix(hex.trim(), 16).unwrap()
-}
-
-fn bit(sig: i32) -> u64 {
-    1 << (sig - 1)
-}
-
 /// drainit started with every signal blocked and seven ignored, in both
 /// modes: the child sees that state in /proc (but SIGPIPE default), and
 /// drainit still forwards every one of them.
@@ -532,13 +524,12 @@ fn a_caller_blocking_everything_and_ignoring_some_is_passed_on_and_forwarding_wo
         let ign = d.expect("SigIgn", |l| l.starts_with("SigIgn:"));
         assert_eq!(d.exit_code(), 0);
         // KILL and STOP cannot be blocked; the C library keeps 32 and 33.
-        let want_blk = !(bit(libc::SIGKILL) | bit(libc::SIGSTOP) | bit(32) | bit(33));
+        let want_blk = !(bit(libc::SIGKILL) | bit(libc::SIGSTOP) | libc_own());
         assert_eq!(mask(&blk[7..]), want_blk, "{mode:?}: {blk}");
         let want_ign = ignored.iter().map(|&s| bit(s)).sum::<u64>() & !bit(libc::SIGPIPE);
         // 32 and 33 belong to the C library: glibc's posix_spawn, which std
         // uses to start the harness's first process, leaves them ignored.
-        let libc_own = bit(32) | bit(33);
-        assert_eq!(mask(&ign[7..]) & !libc_own, want_ign, "{mode:?}: {ign}");
+        assert_eq!(mask(&ign[7..]) & !libc_own(), want_ign, "{mode:?}: {ign}");
         let d = Drainit::start_with(mode, &[&f, "child", "--exit-on", "15=0"], opts());
         d.ready();
         for sig in ignored

@@ -376,8 +376,12 @@ fn a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short() {
 #[test]
 fn a_child_that_exits_by_itself_gets_its_group_stopped() {
     let f = fixture();
-    // The child exits at once; its group member drains 500 ms on TERM.
-    let script = format!("{f} child --name a --drain-on 15=500 & sleep 0.2; exit 7");
+    // The child exits as soon as its group member `a` is ready (has
+    // blocked its signals); `a` drains 500 ms on TERM.
+    let script = format!(
+        "{f} child --name a --drain-on 15=500 & \
+         until grep -q '^SigBlk:.*[1-9a-f]' /proc/$!/status; do sleep 0.01; done; exit 7"
+    );
     for mode in MODES {
         let d = Drainit::start(mode, &["sh", "-c", &script]);
         d.expect("a ready", |l| l.starts_with("a ready"));

@@ -359,3 +359,20 @@ pub fn log_lines(path: &std::path::Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A SigBlk/SigIgn value of /proc/PID/status as a bit mask.
+pub fn mask(hex: &str) -> u64 {
+    u64::from_str_radix(hex.trim(), 16).unwrap()
+}
+
+/// The bit of signal `sig` in such a mask.
+pub fn bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// Signals 32 and 33 belong to the C library (glibc's `posix_spawn`
+/// leaves them ignored in what Rust starts), not to the caller or drainit:
+/// masks are compared without them.
+pub fn libc_own() -> u64 {
+    bit(32) | bit(33)
+}
