@@ -376,15 +376,16 @@ fn a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short() {
 #[test]
 fn a_child_that_exits_by_itself_gets_its_group_stopped() {
     let f = fixture();
-    // The child exits as soon as its group member `a` is ready (has
-    // blocked its signals); `a` drains 500 ms on TERM.
+    // The child (sh) exits with 7 of its own accord once `a`, in its group,
+    // is ready: on the USR1 the test sends. `a` drains 500 ms on TERM.
     let script = format!(
-        "{f} child --name a --drain-on 15=500 & \
-         until grep -q '^SigBlk:.*[1-9a-f]' /proc/$!/status; do sleep 0.01; done; exit 7"
+        "{f} child --name a --drain-on 15=500 & trap 'exit 7' USR1; while :; do sleep 1; done"
     );
     for mode in MODES {
         let d = Drainit::start(mode, &["sh", "-c", &script]);
         d.expect("a ready", |l| l.starts_with("a ready"));
+        d.signal(libc::SIGUSR1);
+        d.expect_line("a sig 10");
         d.expect_line("a sig 15");
         d.expect_line("a drained");
         let (status, log) = d.wait();
