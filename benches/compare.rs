@@ -164,7 +164,10 @@ fn build_drainit() -> PathBuf {
     let status = Command::new(cargo)
         .current_dir(root)
         .args(["build", "--release", "--target", TARGET])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )
         .status()
         .expect("run cargo build");
     assert!(status.success(), "building the static drainit failed");

@@ -119,7 +119,10 @@ fn static_binaries() -> &'static (PathBuf, PathBuf) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(REPO)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .env(
+                "RUSTFLAGS",
+                "-C target-feature=+crt-static -C relocation-model=static",
+            )
             .args([
                 "build",
                 "--release",
@@ -417,7 +420,7 @@ fn prebuilt_dockerfile_runs_drainit_as_pid_1() {
 fn multi_stage_dockerfile_matches_the_tested_variant() {
     let multi = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile")).unwrap();
     let prebuilt = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile.prebuilt")).unwrap();
-    assert!(multi.contains("RUSTFLAGS='-C target-feature=+crt-static'"));
+    assert!(multi.contains("RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static'"));
     assert!(multi.contains("--target x86_64-unknown-linux-gnu"));
     assert!(multi.contains(
         "COPY --from=drainit /src/target/x86_64-unknown-linux-gnu/release/drainit /drainit"

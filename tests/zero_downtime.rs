@@ -113,7 +113,10 @@ fn build() -> Built {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(manifest)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )
         .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
         .args([
             "--bin",
