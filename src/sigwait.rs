@@ -90,15 +90,10 @@ impl SignalSource {
 }
 
 impl InheritedMask {
-    /// Sets the calling thread's mask back to the inherited one. Only
-    /// async-signal-safe calls: it runs in a forked child before exec.
-    pub fn restore(&self) -> io::Result<()> {
-        // SAFETY: the set is initialised.
-        let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, ptr::null_mut()) };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        Ok(())
+    /// The mask as nix's type, for posix_spawn's attributes.
+    pub fn as_sig_set(&self) -> nix::sys::signal::SigSet {
+        // SAFETY: `self.0` was filled in by pthread_sigmask.
+        unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(self.0) }
     }
 }
 

@@ -2,18 +2,26 @@
 //! inherited once the child runs.
 //!
 //! Both run with the signal state drainit inherited (CONTRACT.md, "Process
-//! model"): std's `Command` would hand on drainit's own mask, in which
-//! every handled signal is blocked (rust-lang/rust#101077), so the mask is
-//! restored in the forked child before exec.
+//! model"), in a new process group. They are started with posix_spawn(3),
+//! not std's `Command`: glibc's spawn shares drainit's memory until exec
+//! (`CLONE_VM | CLONE_VFORK`), so no page table is copied and drainit takes
+//! no copy-on-write faults afterwards, and its attributes do exactly what
+//! drainit needs in the child (group, mask, SIGPIPE default, and the
+//! terminal's foreground group) with no code of ours running there.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fmt;
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::Command;
+use std::ptr;
 
 use nix::errno::Errno;
+use nix::spawn::{
+    PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn, posix_spawnp,
+};
+use nix::sys::signal::{self as nix_signal, SigSet};
+use nix::unistd::Pid;
 
 use crate::signals::Signal;
 use crate::sigwait::InheritedMask;
@@ -64,21 +72,12 @@ pub fn describe(error: &io::Error) -> String {
 }
 
 /// Starts COMMAND (looked up in PATH) in a new process group, made the
-/// terminal's foreground group when stdin is a terminal. Returns its pid.
+/// terminal's foreground group when stdin is drainit's controlling
+/// terminal. Returns its pid.
 pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, SpawnError> {
-    let Some((program, args)) = command.split_first() else {
-        return Err(SpawnError {
-            program: OsString::new(),
-            error: io::Error::from_raw_os_error(libc::ENOENT),
-        });
-    };
-    let foreground = nix::unistd::isatty(io::stdin()).unwrap_or(false);
-    let mut cmd = Command::new(program);
-    cmd.args(args).process_group(0);
-    restore_signal_state(&mut cmd, mask, foreground);
-    spawn(&mut cmd).map_err(|error| SpawnError {
-        program: program.clone(),
-        error,
+    spawn(command, &environment(&[]), None, mask, controls_terminal()).map_err(|errno| SpawnError {
+        program: command.first().cloned().unwrap_or_default(),
+        error: errno.into(),
     })
 }
 
@@ -91,57 +90,114 @@ pub fn hook(
     child: libc::pid_t,
     stop: Signal,
 ) -> io::Result<libc::pid_t> {
-    let Some((program, args)) = words.split_first() else {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    let env = environment(&[
+        ("DRAINIT_CHILD_PID", child.to_string()),
+        ("DRAINIT_SIGNAL", stop.to_string()),
+    ]);
+    Ok(spawn(words, &env, cwd, mask, false)?)
+}
+
+/// posix_spawnp(3) of `words` in a new process group, with the inherited
+/// mask and SIGPIPE default; optionally in `cwd`, and taking the terminal.
+fn spawn<W: AsRef<OsStr>>(
+    words: &[W],
+    env: &[CString],
+    cwd: Option<&Path>,
+    mask: InheritedMask,
+    foreground: bool,
+) -> nix::Result<libc::pid_t> {
+    let args = words
+        .iter()
+        .map(|word| c_string(word.as_ref()))
+        .collect::<nix::Result<Vec<_>>>()?;
+    let Some(program) = args.first() else {
+        return Err(Errno::ENOENT);
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .process_group(0)
-        .env("DRAINIT_CHILD_PID", child.to_string())
-        .env("DRAINIT_SIGNAL", stop.to_string());
+    let mut attr = PosixSpawnAttr::init()?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
+    attr.set_pgroup(Pid::from_raw(0))?;
+    attr.set_sigmask(&mask.as_sig_set())?;
+    attr.set_sigdefault(&SigSet::from(nix_signal::Signal::SIGPIPE))?;
+    let mut actions = PosixSpawnFileActions::init()?;
+    // glibc runs file actions after setpgid and with every signal blocked,
+    // so taking the terminal from a background group raises no SIGTTOU.
+    if foreground {
+        // SAFETY: `actions` is initialised; see `raw_actions`.
+        Errno::result(unsafe {
+            libc::posix_spawn_file_actions_addtcsetpgrp_np(raw_actions(&mut actions), 0)
+        })?;
+    }
     if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
+        let cwd = c_string(cwd.as_os_str())?;
+        // SAFETY: as above; glibc copies the path.
+        Errno::result(unsafe {
+            libc::posix_spawn_file_actions_addchdir_np(raw_actions(&mut actions), cwd.as_ptr())
+        })?;
     }
-    restore_signal_state(&mut cmd, mask, false);
-    spawn(&mut cmd)
-}
-
-fn spawn(cmd: &mut Command) -> io::Result<libc::pid_t> {
-    // Dropping the `Child` neither waits nor kills: the reaper owns waitpid.
-    let child = cmd.spawn()?;
-    libc::pid_t::try_from(child.id()).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
-}
-
-/// In the forked child, before exec: take the terminal if asked, give
-/// SIGPIPE its default action (std ignores it in drainit), and put back the
-/// inherited mask.
-fn restore_signal_state(cmd: &mut Command, mask: InheritedMask, foreground: bool) {
-    let closure = move || {
-        if foreground {
-            take_terminal();
+    match posix_spawnp(program, &actions, &attr, &args, env) {
+        // execvp(3) runs a file the kernel cannot execute (a script without
+        // `#!`) with /bin/sh, and so do tini and shells; posix_spawnp does not.
+        Err(Errno::ENOEXEC) => {
+            let script = find_in_path(program).ok_or(Errno::ENOEXEC)?;
+            let sh = c"/bin/sh";
+            let sh_args: Vec<&CStr> = [sh, &script]
+                .into_iter()
+                .chain(args[1..].iter().map(CString::as_c_str))
+                .collect();
+            posix_spawn(sh, &actions, &attr, &sh_args, env)
         }
-        // SAFETY: signal(2) is async-signal-safe.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-        mask.restore()
-    };
-    // SAFETY: the closure only makes async-signal-safe calls (signal-safety(7)):
-    // pthread_sigmask, sigaddset, tcsetpgrp, getpid, signal.
-    unsafe { cmd.pre_exec(closure) };
+        spawned => spawned,
+    }
+    .map(Pid::as_raw)
 }
 
-/// Makes the calling process's group the foreground group of the terminal
-/// on stdin. From a background group tcsetpgrp(3) raises SIGTTOU unless it
-/// is blocked, so it is blocked first (tini's `isolate_child`). A failure
-/// (no controlling terminal: ENOTTY) is not fatal: the child runs anyway.
-fn take_terminal() {
-    // SAFETY: async-signal-safe calls on a local, initialised set.
-    unsafe {
-        let mut ttou = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigemptyset(&mut ttou);
-        libc::sigaddset(&mut ttou, libc::SIGTTOU);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, std::ptr::null_mut());
-        libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
+/// The file execvp(3) runs for `program`: the program itself when it
+/// names a path, else the first executable `DIR/program` along PATH.
+fn find_in_path(program: &CStr) -> Option<CString> {
+    if program.to_bytes().contains(&b'/') {
+        return Some(program.to_owned());
     }
+    // glibc's default when PATH is unset.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(OsStr::from_bytes(program.to_bytes())))
+        .find(|file| nix::unistd::access(file, nix::unistd::AccessFlags::X_OK).is_ok())
+        .and_then(|file| c_string(file.as_os_str()).ok())
+}
+
+/// nix wraps no `_np` file action; its `PosixSpawnFileActions` is
+/// `repr(transparent)` over libc's type, so the pointer casts.
+fn raw_actions(actions: &mut PosixSpawnFileActions) -> *mut libc::posix_spawn_file_actions_t {
+    ptr::from_mut(actions).cast()
+}
+
+/// drainit's environment as `NAME=value` strings, with `extra` set.
+fn environment(extra: &[(&str, String)]) -> Vec<CString> {
+    std::env::vars_os()
+        .filter(|(name, _)| !extra.iter().any(|(extra_name, _)| name == extra_name))
+        .map(|(name, value)| [name.as_bytes(), b"=", value.as_bytes()].concat())
+        .chain(
+            extra
+                .iter()
+                .map(|(name, value)| format!("{name}={value}").into_bytes()),
+        )
+        // Neither names nor values from the environment hold a NUL.
+        .filter_map(|entry| CString::new(entry).ok())
+        .collect()
+}
+
+fn c_string(s: &OsStr) -> nix::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// Whether stdin is drainit's controlling terminal, so that tcsetpgrp(3)
+/// can succeed (a terminal that is not, e.g. after `setsid`, is left alone).
+fn controls_terminal() -> bool {
+    nix::sys::termios::tcgetsid(io::stdin()).is_ok()
 }
 
 /// After the spawn: drainit moves to `/` (so it pins no mount) and closes

@@ -120,6 +120,31 @@ fn options_after_command_and_every_byte_reach_the_command() {
     assert_eq!(got, want);
 }
 
+/// As with execvp(3) (and tini, dumb-init, a shell): a file the kernel
+/// cannot execute, a script without `#!`, is run by /bin/sh, by path and
+/// when found in PATH, with its arguments.
+#[test]
+fn a_script_without_a_shebang_is_run_by_sh() {
+    let dir = temp_dir("no-shebang");
+    let script = dir.join("plain-script");
+    std::fs::write(&script, "echo \"plain script ran: $0 $*\"\nexit 9\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let by_path = script.to_string_lossy().into_owned();
+    for mode in MODES {
+        for program in [by_path.as_str(), "plain-script"] {
+            let opts = Start {
+                env: vec![("PATH", &path)],
+                ..Start::default()
+            };
+            let d = Drainit::start_with(mode, &[program, "a", "b c"], opts);
+            let line = d.expect("the script's line", |l| l.starts_with("plain script ran"));
+            assert_eq!(line, format!("plain script ran: {by_path} a b c"));
+            assert_eq!(d.exit_code(), 9, "{mode:?} {program}");
+        }
+    }
+}
+
 #[test]
 fn the_child_runs_in_a_new_process_group() {
     let f = fixture();
