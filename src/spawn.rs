@@ -90,18 +90,19 @@ pub fn hook(
     child: libc::pid_t,
     stop: Signal,
 ) -> io::Result<libc::pid_t> {
-    let env = environment(&[
-        ("DRAINIT_CHILD_PID", child.to_string()),
-        ("DRAINIT_SIGNAL", stop.to_string()),
-    ]);
-    Ok(spawn(words, &env, cwd, mask, false)?)
+    let extra = [
+        format!("DRAINIT_CHILD_PID={child}"),
+        format!("DRAINIT_SIGNAL={stop}"),
+    ]
+    .map(|entry| CString::new(entry).unwrap_or_default());
+    Ok(spawn(words, &environment(&extra), cwd, mask, false)?)
 }
 
 /// posix_spawnp(3) of `words` in a new process group, with the inherited
 /// mask and SIGPIPE default; optionally in `cwd`, and taking the terminal.
 fn spawn<W: AsRef<OsStr>>(
     words: &[W],
-    env: &[CString],
+    env: &[&CStr],
     cwd: Option<&Path>,
     mask: InheritedMask,
     foreground: bool,
@@ -175,19 +176,43 @@ fn raw_actions(actions: &mut PosixSpawnFileActions) -> *mut libc::posix_spawn_fi
     ptr::from_mut(actions).cast()
 }
 
-/// drainit's environment as `NAME=value` strings, with `extra` set.
-fn environment(extra: &[(&str, String)]) -> Vec<CString> {
-    std::env::vars_os()
-        .filter(|(name, _)| !extra.iter().any(|(extra_name, _)| name == extra_name))
-        .map(|(name, value)| [name.as_bytes(), b"=", value.as_bytes()].concat())
-        .chain(
-            extra
-                .iter()
-                .map(|(name, value)| format!("{name}={value}").into_bytes()),
-        )
-        // Neither names nor values from the environment hold a NUL.
-        .filter_map(|entry| CString::new(entry).ok())
-        .collect()
+/// drainit's environment, entry by entry as the C library holds it (no
+/// copies), with the `NAME=value` entries of `extra` replacing their names.
+fn environment(extra: &[CString]) -> Vec<&CStr> {
+    let mut env: Vec<&CStr> = inherited_environment()
+        .filter(|entry| !extra.iter().any(|e| env_name(e) == env_name(entry)))
+        .collect();
+    env.extend(extra.iter().map(CString::as_c_str));
+    env
+}
+
+/// NAME of a `NAME=value` entry.
+fn env_name(entry: &CStr) -> &[u8] {
+    let bytes = entry.to_bytes();
+    bytes.split(|&b| b == b'=').next().unwrap_or(bytes)
+}
+
+/// The entries of glibc's `environ`. drainit never changes its own
+/// environment, so they live as long as drainit.
+fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
+    // SAFETY: reads the pointer; `environ` is NULL or a NULL-terminated
+    // array of C strings.
+    let mut next = unsafe { libc::environ }.cast_const();
+    std::iter::from_fn(move || {
+        if next.is_null() {
+            return None;
+        }
+        // SAFETY: `next` points into that array, at most at its NULL end.
+        let entry = unsafe { *next };
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: not past the end, which comes later; `entry` is a C string.
+        unsafe {
+            next = next.add(1);
+            Some(CStr::from_ptr(entry))
+        }
+    })
 }
 
 fn c_string(s: &OsStr) -> nix::Result<CString> {
