@@ -5,9 +5,9 @@
 //! `/proc/self/maps` to place a stack guard and installs an alternate
 //! signal stack (a sixth of drainit's start-up instructions, 13 syscalls),
 //! and sets SIGPIPE to "ignore", which would hide the caller's SIGPIPE
-//! disposition from drainit. `std::env::args_os` still works: on glibc,
-//! std takes argv from an `.init_array` function, not from `main`. Unit
-//! tests keep std's `main`: the test harness needs it.
+//! disposition from drainit. The arguments come from `main`'s own argv
+//! (std only fills `std::env::args_os` by itself on glibc). Unit tests keep
+//! std's `main`: the test harness needs it.
 
 #![cfg_attr(not(test), no_main)]
 
@@ -27,13 +27,15 @@ mod words;
 #[cfg(test)]
 mod proptests;
 
+use std::ffi::{CStr, OsStr, OsString};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
 
 /// The C entry point, called by glibc's start-up code.
 #[cfg_attr(not(test), unsafe(no_mangle))]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    let config = match cli::parse(std::env::args_os()) {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    let config = match cli::parse(arguments(argc, argv)) {
         Ok(config) => config,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
@@ -50,6 +52,16 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
             exit(e.code);
         }
     }
+}
+
+/// The C `argv` as owned strings, byte for byte.
+fn arguments(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    (0..count)
+        // SAFETY: the C start-up passes `argc` valid C strings in `argv`.
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .map(|arg| OsStr::from_bytes(arg.to_bytes()).to_owned())
+        .collect()
 }
 
 /// One line per event on stderr, prefixed `drainit:`. Write errors (a

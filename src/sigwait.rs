@@ -56,7 +56,7 @@ impl SignalSource {
     /// as long as it takes). `Ok(None)` when the time-out passed.
     pub fn next(&self, timeout: Option<Duration>) -> io::Result<Option<Received>> {
         let ts = timeout.map(|t| libc::timespec {
-            tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
             tv_nsec: t.subsec_nanos().into(),
         });
         let ts_ptr = ts
@@ -90,6 +90,17 @@ impl SignalSource {
 }
 
 impl InheritedMask {
+    /// Sets the calling thread's mask back to the inherited one. Only
+    /// async-signal-safe calls: it runs in a forked child before exec.
+    pub fn restore(&self) -> io::Result<()> {
+        // SAFETY: the set is initialised.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(())
+    }
+
     /// The mask as nix's type, for posix_spawn's attributes.
     pub fn as_sig_set(&self) -> nix::sys::signal::SigSet {
         // SAFETY: `self.0` was filled in by pthread_sigmask.

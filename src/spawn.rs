@@ -3,17 +3,21 @@
 //!
 //! Both run with the signal state drainit inherited (CONTRACT.md, "Process
 //! model"), in a new process group. They are started with posix_spawn(3),
-//! not std's `Command`: glibc's spawn shares drainit's memory until exec
-//! (`CLONE_VM | CLONE_VFORK`), so no page table is copied and drainit takes
-//! no copy-on-write faults afterwards, and its attributes do exactly what
-//! drainit needs in the child (group, mask, SIGPIPE default, and the
-//! terminal's foreground group) with no code of ours running there.
+//! not std's `Command`: glibc's and musl's spawn share drainit's memory
+//! until exec (`CLONE_VM | CLONE_VFORK`), so no page table is copied and
+//! drainit takes no copy-on-write faults afterwards, and its attributes do
+//! what drainit needs in the child (group, mask, SIGPIPE default) with no
+//! code of ours running there. The one exception is a child that must take
+//! the terminal: see `spawn_in_foreground`.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fmt;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 use std::ptr;
 
 use nix::errno::Errno;
@@ -75,9 +79,14 @@ pub fn describe(error: &io::Error) -> String {
 /// terminal's foreground group when stdin is drainit's controlling
 /// terminal. Returns its pid.
 pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, SpawnError> {
-    spawn(command, &environment(&[]), None, mask, controls_terminal()).map_err(|errno| SpawnError {
+    let started = if controls_terminal() {
+        spawn_in_foreground(command, mask)
+    } else {
+        spawn(command, &environment(&[]), None, mask).map_err(io::Error::from)
+    };
+    started.map_err(|error| SpawnError {
         program: command.first().cloned().unwrap_or_default(),
-        error: errno.into(),
+        error,
     })
 }
 
@@ -95,17 +104,16 @@ pub fn hook(
         format!("DRAINIT_SIGNAL={stop}"),
     ]
     .map(|entry| CString::new(entry).unwrap_or_default());
-    Ok(spawn(words, &environment(&extra), cwd, mask, false)?)
+    Ok(spawn(words, &environment(&extra), cwd, mask)?)
 }
 
 /// posix_spawnp(3) of `words` in a new process group, with the inherited
-/// mask and SIGPIPE default; optionally in `cwd`, and taking the terminal.
+/// mask and SIGPIPE default, optionally in `cwd`.
 fn spawn<W: AsRef<OsStr>>(
     words: &[W],
     env: &[&CStr],
     cwd: Option<&Path>,
     mask: InheritedMask,
-    foreground: bool,
 ) -> nix::Result<libc::pid_t> {
     let args = words
         .iter()
@@ -124,17 +132,10 @@ fn spawn<W: AsRef<OsStr>>(
     attr.set_sigmask(&mask.as_sig_set())?;
     attr.set_sigdefault(&SigSet::from(nix_signal::Signal::SIGPIPE))?;
     let mut actions = PosixSpawnFileActions::init()?;
-    // glibc runs file actions after setpgid and with every signal blocked,
-    // so taking the terminal from a background group raises no SIGTTOU.
-    if foreground {
-        // SAFETY: `actions` is initialised; see `raw_actions`.
-        Errno::result(unsafe {
-            libc::posix_spawn_file_actions_addtcsetpgrp_np(raw_actions(&mut actions), 0)
-        })?;
-    }
     if let Some(cwd) = cwd {
         let cwd = c_string(cwd.as_os_str())?;
-        // SAFETY: as above; glibc copies the path.
+        // SAFETY: `actions` is initialised (see `raw_actions`); the C
+        // library copies the path.
         Errno::result(unsafe {
             libc::posix_spawn_file_actions_addchdir_np(raw_actions(&mut actions), cwd.as_ptr())
         })?;
@@ -170,6 +171,38 @@ fn find_in_path(program: &CStr) -> Option<CString> {
         .and_then(|file| c_string(file.as_os_str()).ok())
 }
 
+/// COMMAND as the terminal's foreground group, taken in the child before
+/// exec so that the command never runs in the background. posix_spawn can
+/// do that only on glibc (an `_np` extension, not in musl), so this path
+/// forks with std's `Command`: it is the interactive case (`docker run
+/// -it`), where start-up cost does not matter. std's `Command` runs execvp,
+/// with its /bin/sh fallback for scripts.
+fn spawn_in_foreground(command: &[OsString], mask: InheritedMask) -> io::Result<libc::pid_t> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args).process_group(0);
+    let take_terminal = move || {
+        // From a background group tcsetpgrp(3) raises SIGTTOU unless it is
+        // blocked (tini's `isolate_child`). A failure is not fatal: the
+        // command runs anyway.
+        SigSet::from(nix_signal::Signal::SIGTTOU).thread_block()?;
+        // SAFETY: fd 0 is open: `controls_terminal` found a terminal there.
+        let stdin = unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) };
+        let _ = nix::unistd::tcsetpgrp(stdin, nix::unistd::getpgrp());
+        // SAFETY: signal(2) is async-signal-safe.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        mask.restore()
+    };
+    // SAFETY: the closure makes only async-signal-safe calls
+    // (signal-safety(7)): pthread_sigmask, tcsetpgrp, getpgrp, signal.
+    unsafe { cmd.pre_exec(take_terminal) };
+    // Dropping the `Child` neither waits nor kills: the reaper owns waitpid.
+    let child = cmd.spawn()?;
+    libc::pid_t::try_from(child.id()).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
+}
+
 /// nix wraps no `_np` file action; its `PosixSpawnFileActions` is
 /// `repr(transparent)` over libc's type, so the pointer casts.
 fn raw_actions(actions: &mut PosixSpawnFileActions) -> *mut libc::posix_spawn_file_actions_t {
@@ -192,12 +225,18 @@ fn env_name(entry: &CStr) -> &[u8] {
     bytes.split(|&b| b == b'=').next().unwrap_or(bytes)
 }
 
-/// The entries of glibc's `environ`. drainit never changes its own
-/// environment, so they live as long as drainit.
+unsafe extern "C" {
+    /// The process environment, environ(7); the libc crate declares it for
+    /// glibc only.
+    static environ: *const *const libc::c_char;
+}
+
+/// The entries of the C library's `environ`. drainit never changes its
+/// own environment, so they live as long as drainit.
 fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
     // SAFETY: reads the pointer; `environ` is NULL or a NULL-terminated
     // array of C strings.
-    let mut next = unsafe { libc::environ }.cast_const();
+    let mut next = unsafe { environ };
     std::iter::from_fn(move || {
         if next.is_null() {
             return None;
@@ -233,8 +272,9 @@ pub fn release_inherited() {
         log::warn!("failed to change directory to /: {}", e.desc());
     }
     // SAFETY: closing descriptors drainit does not use; its own are
-    // close-on-exec ones created later, or 0-2.
-    if unsafe { libc::close_range(3, libc::c_uint::MAX, 0) } == 0 {
+    // close-on-exec ones created later, or 0-2. A raw syscall: musl has no
+    // close_range wrapper.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, 0) } == 0 {
         return;
     }
     // close_range(2) needs Linux 5.9; older hosts list /proc/self/fd.

@@ -370,9 +370,10 @@ pub fn bit(sig: i32) -> u64 {
     1 << (sig - 1)
 }
 
-/// Signals 32 and 33 belong to the C library (glibc's `posix_spawn`
-/// leaves them ignored in what Rust starts), not to the caller or drainit:
-/// masks are compared without them.
+/// The signals from 32 up to SIGRTMIN belong to the C library (glibc: 32
+/// and 33, musl: 32 to 34; glibc's `posix_spawn` leaves them ignored, and
+/// musl will not block them), not to the caller or drainit: masks are
+/// compared without them.
 pub fn libc_own() -> u64 {
-    bit(32) | bit(33)
+    (32..libc::SIGRTMIN()).map(bit).sum()
 }
