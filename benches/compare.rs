@@ -26,6 +26,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
+const MUSL: &str = "x86_64-unknown-linux-musl";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -102,13 +103,19 @@ impl Init {
 }
 
 fn inits() -> Vec<Init> {
-    let drainit = build_drainit();
-    let mut inits = vec![
-        Init {
-            name: "drainit",
-            path: drainit,
+    let mut inits = vec![Init {
+        name: "drainit",
+        path: build_drainit(TARGET),
+        args: &["--"],
+    }];
+    if musl_installed() {
+        inits.push(Init {
+            name: "drainit-musl",
+            path: build_drainit(MUSL),
             args: &["--"],
-        },
+        });
+    }
+    inits.extend([
         Init {
             name: "tini",
             path: "/usr/bin/tini".into(),
@@ -129,7 +136,7 @@ fn inits() -> Vec<Init> {
             path: "/usr/bin/catatonit".into(),
             args: &["--"],
         },
-    ];
+    ]);
     inits.extend(extra_inits());
     inits
 }
@@ -157,13 +164,21 @@ fn extra_inits() -> Vec<Init> {
         .collect()
 }
 
-/// The static-glibc release build the README recommends for images.
-fn build_drainit() -> PathBuf {
+/// Whether rustup has the musl target, for the README's musl build.
+fn musl_installed() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(MUSL))
+}
+
+/// The static release build for `target`, as the README builds it.
+fn build_drainit(target: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--release", "--target", TARGET])
+        .args(["build", "--release", "--target", target])
         .env(
             "RUSTFLAGS",
             "-C target-feature=+crt-static -C relocation-model=static",
@@ -174,7 +189,7 @@ fn build_drainit() -> PathBuf {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    target_dir.join(TARGET).join("release").join("drainit")
+    target_dir.join(target).join("release").join("drainit")
 }
 
 fn this_exe() -> PathBuf {
@@ -402,15 +417,10 @@ fn size(inits: &[Init], report: &mut Report) {
         let bytes = fs::metadata(&init.path).map(|m| m.len()).unwrap_or(0);
         report.add("size on disk", "KiB", init.name, bytes as f64 / 1024.0);
     }
-    let musl = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("musl"))
-        .unwrap_or(false);
-    if !musl {
+    if !musl_installed() {
         report.notes.push(
-            "drainit size is the static-glibc build; the musl target is not installed, \
-             so no musl build was measured"
+            "drainit is the static-glibc build; the musl target is not installed, \
+             so no drainit-musl was measured"
                 .into(),
         );
     }
