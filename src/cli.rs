@@ -188,7 +188,6 @@ fn log_level(matches: &ArgMatches) -> Result<LevelFilter, String> {
 
 fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
     let duration = |m: &ArgMatches, id: &str| m.get_one::<Duration>(id).copied();
-    let drain_exec: Vec<String> = matches.remove_one("drain-exec").unwrap_or_default();
     let policy = Policy {
         stop_signal: matches
             .get_one::<Signal>("stop-signal")
@@ -200,7 +199,7 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
                 .map(|items| items.flatten().collect())
                 .unwrap_or_default(),
         ),
-        has_hook: !drain_exec.is_empty(),
+        drain_exec: matches.remove_one("drain-exec").unwrap_or_default(),
         drain_timeout: duration(&matches, "drain-timeout").unwrap_or_default(),
         prestop_sleep: duration(&matches, "prestop-sleep").unwrap_or_default(),
         grace: duration(&matches, "grace"),
@@ -211,7 +210,6 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
             .remove_many("command")
             .map(Iterator::collect)
             .unwrap_or_default(),
-        drain_exec,
         policy,
         log_level,
     }
@@ -298,8 +296,8 @@ mod tests {
         );
         assert_eq!(p.rewrite.translate(Signal::parse("USR1").unwrap()), None);
         assert_eq!(p.stop_signal, Signal::parse("INT").unwrap());
-        assert_eq!(c.drain_exec, ["curl", "-X", "POST it"]);
-        assert!(p.has_hook);
+        assert_eq!(c.policy.drain_exec, ["curl", "-X", "POST it"]);
+        assert!(p.has_hook());
         assert_eq!(p.drain_timeout, Duration::from_secs(5));
         assert_eq!(p.prestop_sleep, Duration::from_secs(90));
         assert_eq!(p.grace, Some(Duration::ZERO));
@@ -310,7 +308,7 @@ mod tests {
         assert_eq!(d.policy.drain_timeout, Duration::from_secs(30));
         assert_eq!(d.policy.prestop_sleep, Duration::ZERO);
         assert_eq!(d.policy.grace, None);
-        assert!(!d.policy.has_hook && !d.policy.single_child);
+        assert!(!d.policy.has_hook() && !d.policy.single_child);
     }
 
     #[test]
@@ -325,7 +323,7 @@ mod tests {
     #[test]
     fn an_empty_drain_exec_means_no_hook() {
         let c = parse_args(&["--drain-exec", "", "app"]).unwrap();
-        assert!(!c.policy.has_hook);
+        assert!(!c.policy.has_hook());
     }
 
     #[test]

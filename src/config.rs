@@ -12,8 +12,6 @@ use crate::shutdown::Policy;
 pub struct Config {
     /// COMMAND and its arguments, byte for byte; never empty.
     pub command: Vec<OsString>,
-    /// The drain hook's words; empty means no hook.
-    pub drain_exec: Vec<String>,
     /// How to stop: signals, rewrites, durations.
     pub policy: Policy,
     /// How much to log.

@@ -17,11 +17,19 @@ pub const LEFTOVER_WAIT: Duration = Duration::from_secs(5);
 pub struct Policy {
     pub stop_signal: Signal,
     pub rewrite: Rewrite,
-    pub has_hook: bool,
+    /// The drain hook's words; empty means no hook.
+    pub drain_exec: Vec<String>,
     pub drain_timeout: Duration,
     pub prestop_sleep: Duration,
     pub grace: Option<Duration>,
     pub single_child: bool,
+}
+
+impl Policy {
+    /// Whether step 1 runs a drain hook.
+    pub fn has_hook(&self) -> bool {
+        !self.drain_exec.is_empty()
+    }
 }
 
 /// Where drainit is in the child's life.
@@ -191,7 +199,7 @@ impl Shutdown {
             Phase::Running if is_stop => {
                 self.stop_received = true;
                 actions.push(Action::BeginShutdown(sig));
-                if self.policy.has_hook {
+                if self.policy.has_hook() {
                     actions.push(Action::StartHook);
                     self.phase = Phase::Draining {
                         until: after(now, self.policy.drain_timeout),
@@ -321,7 +329,7 @@ mod tests {
         Policy {
             stop_signal: Signal::TERM,
             rewrite: Rewrite::default(),
-            has_hook: true,
+            drain_exec: vec!["hook".into()],
             drain_timeout: 30 * SEC,
             prestop_sleep: 5 * SEC,
             grace: Some(10 * SEC),
@@ -436,7 +444,7 @@ mod tests {
             ],
         );
         let p = Policy {
-            has_hook: false,
+            drain_exec: Vec::new(),
             ..policy()
         };
         run(
@@ -460,7 +468,7 @@ mod tests {
     #[test]
     fn grace_expiry_kills_the_group_then_exits_on_the_child() {
         let p = Policy {
-            has_hook: false,
+            drain_exec: Vec::new(),
             prestop_sleep: Duration::ZERO,
             ..policy()
         };
@@ -492,7 +500,7 @@ mod tests {
     #[test]
     fn without_grace_the_wait_is_unbounded() {
         let p = Policy {
-            has_hook: false,
+            drain_exec: Vec::new(),
             prestop_sleep: Duration::ZERO,
             grace: None,
             ..policy()
@@ -616,7 +624,7 @@ mod tests {
     #[test]
     fn rewrites_apply_to_the_stop_signal_and_zero_skips_only_the_send() {
         let p = Policy {
-            has_hook: false,
+            drain_exec: Vec::new(),
             rewrite: Rewrite::new(vec![
                 Rule::parse("TERM:QUIT").unwrap(),
                 Rule::parse("USR1:0").unwrap(),
@@ -644,7 +652,7 @@ mod tests {
             ],
         );
         let dropped = Policy {
-            has_hook: false,
+            drain_exec: Vec::new(),
             prestop_sleep: Duration::ZERO,
             rewrite: Rewrite::new(vec![Rule::parse("TERM:0").unwrap()]),
             ..policy()
@@ -702,7 +710,7 @@ mod tests {
     fn a_custom_stop_signal_starts_the_sequence_and_term_is_just_forwarded() {
         let p = Policy {
             stop_signal: sig("QUIT"),
-            has_hook: false,
+            drain_exec: Vec::new(),
             ..policy()
         };
         run(

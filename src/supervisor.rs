@@ -247,7 +247,7 @@ impl Supervisor {
     }
 
     fn start_hook(&mut self) -> Option<Event> {
-        let words = &self.config.drain_exec;
+        let words = &self.config.policy.drain_exec;
         let line = words.join(" ");
         let stop = self.config.policy.stop_signal;
         match spawn::hook(words, self.cwd.as_deref(), self.mask, self.child, stop) {
