@@ -176,7 +176,8 @@ fn find_in_path(program: &CStr) -> Option<CString> {
 /// do that only on glibc (an `_np` extension, not in musl), so this path
 /// forks with std's `Command`: it is the interactive case (`docker run
 /// -it`), where start-up cost does not matter. std's `Command` runs execvp,
-/// with its /bin/sh fallback for scripts.
+/// whose /bin/sh fallback for scripts without `#!` is glibc's (musl's
+/// execvp has none).
 fn spawn_in_foreground(command: &[OsString], mask: InheritedMask) -> io::Result<libc::pid_t> {
     let Some((program, args)) = command.split_first() else {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
