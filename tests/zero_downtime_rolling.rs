@@ -1,0 +1,492 @@
+//! Zero downtime for an app that cannot be changed, through a rolling
+//! update, under the real Docker daemon and a real HAProxy.
+//!
+//! The app (examples/legacy_app.rs) has no health endpoint and no drain
+//! endpoint, and dies at once on SIGTERM, in-flight requests included. Two
+//! instances run behind HAProxy on loopback (`--network host`) under a
+//! steady load (examples/load_client.rs). A rolling update then replaces
+//! both, one after the other, as an orchestrator does: start the new
+//! instance, wait until HAProxy has it UP, `docker stop` the old one.
+//! HAProxy has four server slots, the old two and the new two.
+//!
+//! With drainit (`--ready-listen` and `--prestop-sleep`), HAProxy's health
+//! check asks drainit's ready endpoint (`check port N`, as in
+//! docker/health/haproxy.cfg), which answers 503 as soon as the stop
+//! begins, so the instance is out of rotation before the app gets SIGTERM:
+//! no request may be lost. With tini, dumb-init and `docker --init`, the
+//! check asks the app itself, and the requests in flight at SIGTERM are
+//! lost: each of them must lose some, or the run proves nothing.
+//!
+//! Prints the table that docs/health.md quotes. Skips without a Docker
+//! daemon, except in CI (`CI=true`). Needs haproxy, tini-static and
+//! dumb-init.
+
+mod e2e;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use e2e::{Container, Image, docker_ok, poll, require_docker, say, static_build};
+
+/// How long any one expectation may take on a loaded 2-core machine.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// The load: this many keep-alive connections, this many requests a second
+/// in total, for this long (the whole rolling update fits in it).
+const CONNECTIONS: u32 = 32;
+const RATE: u32 = 300;
+const LOAD: Duration = Duration::from_secs(20);
+/// Load before the update starts, and at least this much after it ends.
+const WARM_UP: Duration = Duration::from_secs(1);
+const COOL_DOWN: Duration = Duration::from_millis(500);
+/// drainit's pre-stop sleep, as in docker/health/Dockerfile: longer than
+/// HAProxy needs to see the 503 (inter 1s x fall 2, plus one interval of
+/// phase, in docker/health/haproxy.cfg).
+const PRESTOP_SLEEP: &str = "5s";
+/// `docker stop -t`: far above every expected stop.
+const STOP_TIMEOUT: &str = "30";
+
+/// An init under test, as `docker run` starts it from the image below.
+#[derive(PartialEq, Eq)]
+struct Pid1 {
+    name: &'static str,
+    /// `docker run` options before the image.
+    options: &'static [&'static str],
+    /// The words after the image, up to the app's port. `READY` stands for
+    /// the port of drainit's ready endpoint.
+    words: &'static [&'static str],
+}
+
+const DRAINIT: Pid1 = Pid1 {
+    name: "drainit",
+    options: &["--entrypoint", "/drainit"],
+    words: &[
+        "--ready-listen",
+        "127.0.0.1:READY",
+        "--prestop-sleep",
+        PRESTOP_SLEEP,
+        "--",
+        "/app",
+    ],
+};
+
+const INITS: [Pid1; 4] = [
+    Pid1 {
+        name: "tini -g",
+        options: &["--entrypoint", "/tini"],
+        words: &["-g", "--", "/app"],
+    },
+    // The daemon's docker-init: tini, without -g.
+    Pid1 {
+        name: "docker --init",
+        options: &["--init", "--entrypoint", "/app"],
+        words: &[],
+    },
+    Pid1 {
+        name: "dumb-init",
+        options: &["--entrypoint", "/dumb-init"],
+        words: &["--", "/app"],
+    },
+    DRAINIT,
+];
+
+impl Pid1 {
+    /// `docker run` arguments from the options on, for an instance whose
+    /// app listens on `port` and whose ready endpoint (drainit's) is `ready`.
+    fn run_args(&self, image: &str, port: u16, ready: u16) -> Vec<String> {
+        let ready = ready.to_string();
+        let mut all: Vec<String> = self.options.iter().map(|s| s.to_string()).collect();
+        all.push(image.into());
+        all.extend(self.words.iter().map(|w| w.replace("READY", &ready)));
+        all.push(port.to_string());
+        all
+    }
+
+    /// What HAProxy's health check asks: drainit's ready endpoint, or for
+    /// the others the app itself (which answers `GET /`).
+    fn check(&self, ready: u16) -> String {
+        if *self == DRAINIT {
+            format!("check port {ready}")
+        } else {
+            "check".into()
+        }
+    }
+}
+
+/// The image of every instance: FROM scratch with the app, drainit, tini
+/// and dumb-init (with the glibc it is linked against).
+fn image() -> Image {
+    let built = static_build();
+    let dockerfile = e2e::target_dir().join(e2e::unique("rolling.Dockerfile"));
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY . /\n").unwrap();
+    let (drainit, app) = (built.drainit(), built.fixture("legacy_app"));
+    let libs = shared_libs("/usr/bin/dumb-init");
+    let mut files: Vec<(&Path, &str)> = vec![
+        (&drainit, "drainit"),
+        (&app, "app"),
+        (Path::new("/usr/bin/tini-static"), "tini"),
+        (Path::new("/usr/bin/dumb-init"), "dumb-init"),
+    ];
+    files.extend(
+        libs.iter()
+            .map(|l| (l.as_path(), l.to_str().unwrap().trim_start_matches('/'))),
+    );
+    let image = Image::build("rolling", &dockerfile, &files);
+    let _ = std::fs::remove_file(&dockerfile);
+    image
+}
+
+/// The shared libraries `ldd` lists for `bin`.
+fn shared_libs(bin: &str) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().expect("run ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Free loopback ports (all held until all are picked).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
+}
+
+/// One of HAProxy's server slots and the instance in it, if started.
+struct Slot {
+    name: &'static str,
+    port: u16,
+    ready: u16,
+    instance: Option<Container>,
+}
+
+impl Slot {
+    /// Starts the instance and waits for its app to listen.
+    fn start(&mut self, init: &Pid1, image: &Image, tag: &str) {
+        let mut args: Vec<String> = vec!["--network".into(), "host".into()];
+        args.extend(init.run_args(&image.0, self.port, self.ready));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let c = Container::run(&format!("{tag}-{}", self.name), &args);
+        poll(
+            DEADLINE,
+            || c.describe(),
+            || c.logs().0.contains("listening on").then_some(()),
+        );
+        self.instance = Some(c);
+    }
+
+    /// `docker stop`: SIGTERM to PID 1, SIGKILL after STOP_TIMEOUT.
+    fn stop(&self) -> Duration {
+        let c = self.instance.as_ref().unwrap();
+        let t0 = Instant::now();
+        docker_ok(&["stop", "-t", STOP_TIMEOUT, &c.0]);
+        t0.elapsed()
+    }
+}
+
+/// HAProxy on loopback with an admin socket; killed on drop.
+struct Haproxy {
+    process: Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Haproxy {
+    /// Balances `front` over the slots, each checked as `init` says, with
+    /// the settings of docker/health/haproxy.cfg.
+    fn start(dir: &Path, front: u16, init: &Pid1, slots: &[Slot]) -> Haproxy {
+        let socket = dir.join("haproxy.sock");
+        let config = config(&socket, front, init, slots);
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, config).unwrap();
+        let log = dir.join("haproxy.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let process = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("run haproxy (apt-get install haproxy)");
+        Haproxy {
+            process,
+            socket,
+            log,
+        }
+    }
+
+    /// Per server: its `show stat` fields (status, check_status, stot...).
+    fn stats(&self) -> HashMap<String, HashMap<String, String>> {
+        let mut csv = String::new();
+        if let Ok(mut s) = UnixStream::connect(&self.socket) {
+            let _ = s.write_all(b"show stat\n");
+            let _ = s.read_to_string(&mut csv);
+        }
+        let mut lines = csv.lines();
+        let header: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("# ")
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        lines
+            .map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)))
+            .map(HashMap::from_iter)
+            .filter_map(|row: HashMap<String, String>| Some((row.get("svname")?.clone(), row)))
+            .collect()
+    }
+
+    /// Whether HAProxy has these servers UP (`true`) or DOWN (`false`).
+    fn states_are(&self, want: &[(&str, bool)]) -> bool {
+        let stats = self.stats();
+        want.iter().all(|(name, up)| {
+            stats
+                .get(*name)
+                .and_then(|s| s.get("status"))
+                .is_some_and(|s| (s == "UP") == *up && (s == "UP" || s == "DOWN"))
+        })
+    }
+
+    /// Sessions the server has had (`stot`).
+    fn sessions(&self, name: &str) -> u64 {
+        let stats = self.stats();
+        let stot = stats.get(name).and_then(|s| s.get("stot"));
+        stot.and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "haproxy stats {:?}\nlog:\n{}",
+            self.stats(),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+}
+
+/// docker/health/haproxy.cfg as it is, with an admin socket, bound to
+/// `front` on loopback, and the slots as its servers.
+fn config(socket: &Path, front: u16, init: &Pid1, slots: &[Slot]) -> String {
+    let recipe = Path::new(e2e::REPO).join("docker/health/haproxy.cfg");
+    let recipe = std::fs::read_to_string(recipe).unwrap();
+    let mut out = format!(
+        "global\n    stats socket {} mode 600 level admin\n\n",
+        socket.display()
+    );
+    let (mut bound, mut servers) = (false, false);
+    for line in recipe.lines() {
+        match line.split_whitespace().next() {
+            Some("bind") => {
+                let _ = writeln!(out, "    bind 127.0.0.1:{front}");
+                bound = true;
+            }
+            Some("server") if servers => {}
+            Some("server") => {
+                for s in slots {
+                    let check = init.check(s.ready);
+                    let _ = writeln!(out, "    server {} 127.0.0.1:{} {check}", s.name, s.port);
+                }
+                servers = true;
+            }
+            _ => out.extend([line, "\n"]),
+        }
+    }
+    assert!(bound && servers, "no bind or server line in the recipe");
+    out
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// One line of the table.
+struct Row {
+    init: &'static Pid1,
+    /// load_client's counts by key: requests, ok, non200, conn_errors,
+    /// timeouts, and statuses as `CODE:N,...`.
+    counts: HashMap<String, String>,
+    /// How long each `docker stop` took.
+    stops: Vec<Duration>,
+    /// Sessions HAProxy gave the old and the new instances.
+    old_sessions: u64,
+    new_sessions: u64,
+}
+
+impl Row {
+    fn count(&self, key: &str) -> u64 {
+        self.counts[key].parse().unwrap()
+    }
+
+    /// Every request that did not get a 200.
+    fn lost(&self) -> u64 {
+        self.count("requests") - self.count("ok")
+    }
+}
+
+/// One rolling update under `init`, with the load running throughout.
+fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
+    let [front, p1, p2, p3, p4, r1, r2, r3, r4] = free_ports();
+    let slot = |name, port, ready| Slot {
+        name,
+        port,
+        ready,
+        instance: None,
+    };
+    let mut slots = [
+        slot("old-a", p1, r1),
+        slot("old-b", p2, r2),
+        slot("new-a", p3, r3),
+        slot("new-b", p4, r4),
+    ];
+    let tag = format!("rolling-{}", init.name.split(' ').next().unwrap());
+    slots[0].start(init, image, &tag);
+    slots[1].start(init, image, &tag);
+    let haproxy = Haproxy::start(dir, front, init, &slots);
+    let (old_up, new_down) = (
+        [("old-a", true), ("old-b", true)],
+        [("new-a", false), ("new-b", false)],
+    );
+    poll(
+        DEADLINE,
+        || haproxy.describe(),
+        || {
+            haproxy
+                .states_are(&[old_up, new_down].concat())
+                .then_some(())
+        },
+    );
+
+    let mut load = Command::new(static_build().fixture("load_client"))
+        .arg(format!("127.0.0.1:{front}"))
+        .args(["--connections", &CONNECTIONS.to_string()])
+        .args(["--rate", &RATE.to_string()])
+        .args(["--duration", &LOAD.as_secs_f64().to_string()])
+        .args(["--timeout", "5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run load_client");
+    // load_client ends by itself after LOAD, so these reads are bounded.
+    let mut out = BufReader::new(load.stdout.take().unwrap()).lines();
+    let mut line = || out.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(line(), "started", "load_client's first line");
+    let t0 = Instant::now();
+    thread::sleep(WARM_UP);
+
+    let mut stops = Vec::new();
+    for (old, new) in [(0, 2), (1, 3)] {
+        slots[new].start(init, image, &tag);
+        let name = slots[new].name;
+        poll(
+            DEADLINE,
+            || haproxy.describe(),
+            || haproxy.states_are(&[(name, true)]).then_some(()),
+        );
+        stops.push(slots[old].stop());
+    }
+    let update = t0.elapsed();
+    assert!(
+        update + COOL_DOWN < LOAD,
+        "{}: the update took {update:?}, the load stopped before it ended",
+        init.name
+    );
+    let result = line();
+    let _ = load.wait();
+    let old_logs = slots[0].instance.as_ref().unwrap().describe();
+    say(&format!(
+        "--- {}: an old instance's logs\n{old_logs}",
+        init.name
+    ));
+    let counts = result
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Row {
+        init,
+        counts,
+        stops,
+        old_sessions: haproxy.sessions("old-a").min(haproxy.sessions("old-b")),
+        new_sessions: haproxy.sessions("new-a").min(haproxy.sessions("new-b")),
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "rolling update of 2 instances behind HAProxy: {CONNECTIONS} connections, \
+         {RATE} req/s for {LOAD:?}; drainit: --ready-listen, --prestop-sleep {PRESTOP_SLEEP}\n\
+         | init          | requests | non-200 | connection errors | time-outs | lost | docker stop |\n\
+         |---------------|---------:|--------:|------------------:|----------:|-----:|------------:|\n"
+    );
+    for r in rows {
+        let statuses = &r.counts["statuses"];
+        let non200 = if statuses.is_empty() {
+            r.count("non200").to_string()
+        } else {
+            format!("{} ({statuses})", r.count("non200"))
+        };
+        let stops: Vec<String> = r
+            .stops
+            .iter()
+            .map(|d| format!("{:.1}s", d.as_secs_f64()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {:<13} | {:>8} | {:>7} | {:>17} | {:>9} | {:>4} | {:>11} |",
+            r.init.name,
+            r.count("requests"),
+            non200,
+            r.count("conn_errors"),
+            r.count("timeouts"),
+            r.lost(),
+            stops.join(", ")
+        );
+    }
+    out
+}
+
+#[test]
+fn rolling_update_of_an_app_that_cannot_change_loses_nothing_with_drainit_only() {
+    require_docker!();
+    let dir = e2e::target_dir().join(e2e::unique("rolling-haproxy"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = image();
+    let rows: Vec<Row> = INITS
+        .iter()
+        .map(|init| rolling_update(init, &image, &dir))
+        .collect();
+    say(&table(&rows));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    for r in &rows {
+        let name = r.init.name;
+        assert!(r.old_sessions > 0, "{name}: an old instance got no traffic");
+        assert!(r.new_sessions > 0, "{name}: a new instance got no traffic");
+        if r.init == &DRAINIT {
+            assert_eq!(r.lost(), 0, "drainit lost requests");
+            assert!(
+                r.stops
+                    .iter()
+                    .all(|d| (5.0..15.0).contains(&d.as_secs_f64())),
+                "drainit's stops took {:?}: not the pre-stop sleep, or far more",
+                r.stops
+            );
+        } else {
+            assert!(
+                r.lost() > 0,
+                "{name} lost no request: this run proves nothing"
+            );
+        }
+    }
+}
