@@ -15,9 +15,9 @@ fi
 # Debian packages: unshare/setsid/prlimit/setpriv (util-linux), ps (procps),
 # libc.a for the static build (libc6-dev),
 # the Docker daemon (docker.io), a static shell for FROM-scratch images
-# (busybox-static), the load balancer (haproxy) and the peers we compare
-# against (tini, dumb-init, catatonit).
-packages=(util-linux procps libc6-dev docker.io busybox-static haproxy tini dumb-init catatonit)
+# (busybox-static), the load balancer (haproxy), Compose (docker-compose)
+# and the peers we compare against (tini, dumb-init, catatonit).
+packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init catatonit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
