@@ -328,7 +328,8 @@ fn docker_compose() -> Option<&'static str> {
     found.then_some("docker-compose")
 }
 
-/// A Compose project, taken down when dropped.
+/// A Compose project, taken down when dropped; then its override file
+/// (the last of `files`) is removed.
 struct Project {
     name: String,
     files: Vec<String>,
@@ -351,6 +352,9 @@ impl Project {
 impl Drop for Project {
     fn drop(&mut self) {
         let _ = self.compose(&["down", "-t", "1"]);
+        if let Some(overrides) = self.files.last() {
+            let _ = std::fs::remove_file(overrides);
+        }
     }
 }
 
@@ -392,7 +396,6 @@ fn compose_recipe_reports_health_from_the_ready_endpoint_and_restarts_a_hung_app
         ],
     };
     let up = project.compose(&["up", "-d"]);
-    let _ = std::fs::remove_file(&overrides);
     assert!(
         up.status.success(),
         "docker-compose up: {}",
