@@ -30,8 +30,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-/// Set when the app hangs: the accept loop stops.
+/// Set when the app hangs: the accept loop stops, then sets STOPPED.
 static HUNG: AtomicBool = AtomicBool::new(false);
+static STOPPED: AtomicBool = AtomicBool::new(false);
 
 struct Options {
     port: u16,
@@ -86,6 +87,7 @@ fn main() {
         }
     }
     // Hung: alive, listening, never accepting again.
+    STOPPED.store(true, Ordering::SeqCst);
     loop {
         thread::park();
     }
@@ -169,14 +171,22 @@ fn listen(port: u16, backlog: i32) -> std::io::Result<TcpListener> {
     }
 }
 
-/// After `after`, stops the accept loop and fills the accept queue with
+/// After `after`, stops the accept loop, then fills the accept queue with
 /// connections to itself, held forever, until a connect times out.
 fn hang(after: Duration, addr: SocketAddr) {
     thread::sleep(after);
     HUNG.store(true, Ordering::SeqCst);
+    let connect = || TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+    // This one wakes the accept loop, which takes it, sees HUNG and stops.
+    // Only then the queue can fill: a connection it still took would leave
+    // room for one more.
+    let wake = connect();
+    while !STOPPED.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(wake);
     let mut held = Vec::new();
-    // The first one wakes the accept loop, which then sees HUNG and stops.
-    while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+    while let Ok(stream) = connect() {
         held.push(stream);
     }
     say(&format!("hung ({} connections queued)", held.len()));

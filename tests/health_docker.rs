@@ -234,8 +234,13 @@ const LIVENESS: [&str; 8] = [
 /// Hang after 3s, then 3 failed probes 1s apart: no restart can come
 /// sooner than this.
 const EARLIEST_RESTART: Duration = Duration::from_secs(5);
+/// The restart's upper bound: the verdict at about 6s (the third failed
+/// probe), then the stop (no sleep; the app dies on TERM) and Docker's
+/// first restart delay (100 ms). Measured: 5.9s to 7.1s; generous for a
+/// loaded machine.
+const LATEST_RESTART: Duration = Duration::from_secs(15);
 /// How long the tini container is watched: over twice the restart time
-/// measured for drainit (about 7s here).
+/// measured for drainit (at most 7.1s here).
 const WINDOW: Duration = Duration::from_secs(20);
 
 #[test]
@@ -278,6 +283,11 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
     assert!(
         restarted >= EARLIEST_RESTART,
         "restarted after {restarted:?}, before 3 probes could fail: {}",
+        drainit.describe()
+    );
+    assert!(
+        restarted < LATEST_RESTART,
+        "restarted only after {restarted:?}: {}",
         drainit.describe()
     );
     // Back and serving: the second run listens again.
