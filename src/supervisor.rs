@@ -56,6 +56,12 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
         ready: started.ready,
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
+        // Sized for the longest batch (a stop with everything on), so the
+        // signal path never allocates: on musl a first malloc costs more
+        // than the whole rest of the way to `kill`.
+        events: VecDeque::with_capacity(4),
+        actions: Vec::with_capacity(8),
+        outcomes: Vec::with_capacity(8),
     };
     supervisor.feed(Event::Started);
     supervisor.run()
@@ -79,6 +85,10 @@ struct Supervisor {
     ready: Option<ReadyServer>,
     exit: Option<i32>,
     self_pid: libc::pid_t,
+    /// `feed`'s buffers, kept between calls.
+    events: VecDeque<Event>,
+    actions: Vec<Action>,
+    outcomes: Vec<Outcome>,
 }
 
 /// The drain hook while it runs.
@@ -267,17 +277,23 @@ impl Supervisor {
     /// Feeds an event and performs the resulting actions, and those of any
     /// event they cause in turn.
     fn feed(&mut self, event: Event) {
-        let mut events = VecDeque::from([event]);
+        let mut events = std::mem::take(&mut self.events);
+        let mut actions = std::mem::take(&mut self.actions);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        events.push_back(event);
         while let Some(event) = events.pop_front() {
-            let actions = self.machine.handle(event, Instant::now());
-            let outcomes: Vec<Outcome> = actions
-                .iter()
-                .map(|action| self.perform(action, &mut events))
-                .collect();
-            for (action, outcome) in actions.iter().zip(outcomes) {
+            actions.clear();
+            self.machine.handle(event, Instant::now(), &mut actions);
+            for action in &actions {
+                outcomes.push(self.perform(action, &mut events));
+            }
+            for (action, outcome) in actions.iter().zip(outcomes.drain(..)) {
                 self.report(action, outcome);
             }
         }
+        self.events = events;
+        self.actions = actions;
+        self.outcomes = outcomes;
     }
 
     /// Makes the syscalls an action asks for; logs nothing.
