@@ -322,6 +322,9 @@ struct Row {
     /// Sessions HAProxy gave the old and the new instances.
     old_sessions: u64,
     new_sessions: u64,
+    /// HAProxy's reasons for taking servers out (`web/old-a is DOWN,
+    /// reason: ...`).
+    downs: Vec<String>,
 }
 
 impl Row {
@@ -419,6 +422,13 @@ fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
         stops,
         old_sessions: haproxy.sessions("old-a").min(haproxy.sessions("old-b")),
         new_sessions: haproxy.sessions("new-a").min(haproxy.sessions("new-b")),
+        downs: std::fs::read_to_string(&haproxy.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once("Server ")?.1.split_once(", info:"))
+            .filter(|(down, _)| down.contains(" is DOWN"))
+            .map(|(down, _)| down.to_string())
+            .collect(),
     }
 }
 
@@ -473,8 +483,19 @@ fn rolling_update_of_an_app_that_cannot_change_loses_nothing_with_drainit_only()
         let name = r.init.name;
         assert!(r.old_sessions > 0, "{name}: an old instance got no traffic");
         assert!(r.new_sessions > 0, "{name}: a new instance got no traffic");
+        say(&format!("{name}: {}", r.downs.join("; ")));
         if r.init == &DRAINIT {
             assert_eq!(r.lost(), 0, "drainit lost requests");
+            // Out of rotation by the ready endpoint's 503, not by the app's
+            // death (HAProxy: "Layer4 connection problem").
+            for old in ["old-a", "old-b"] {
+                let down = format!("web/{old} is DOWN, reason: Layer7 wrong status, code: 503");
+                assert!(
+                    r.downs.iter().any(|l| l.contains(&down)),
+                    "HAProxy took {old} out otherwise: {:?}",
+                    r.downs
+                );
+            }
             assert!(
                 r.stops
                     .iter()
