@@ -109,9 +109,12 @@ pub fn static_build() -> &'static Static {
     BUILT.get_or_init(|| {
         const TARGET: &str = "x86_64-unknown-linux-musl";
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // A plain static executable, not a static-pie, as the release build.
         let status = Command::new(cargo)
             .current_dir(REPO)
-            .args(["build", "--release", "--target", TARGET, "--bin", "drainit"])
+            .env("RUSTFLAGS", "-C relocation-model=static")
+            .args(["build", "--release", "--locked", "--target", TARGET])
+            .args(["--bin", "drainit"])
             .args(["--example", "legacy_app", "--example", "load_client"])
             .status()
             .expect("run cargo");
