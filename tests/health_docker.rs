@@ -38,7 +38,7 @@ fn recipe_image(name: &str, recipe: &str) -> Image {
 }
 
 /// The files of a container's filesystem (`docker export`), without the
-/// runtime's own (/dev, /proc, /sys, /etc and /.dockerenv).
+/// runtime's own (/dev, /proc, /sys, /etc and /.dockerenv), sorted.
 fn image_files(container: &Container) -> Vec<String> {
     let out = Command::new("sh")
         .arg("-c")
@@ -47,7 +47,7 @@ fn image_files(container: &Container) -> Vec<String> {
         .output()
         .expect("run docker export | tar -t");
     assert!(out.status.success(), "docker export | tar -t failed");
-    String::from_utf8_lossy(&out.stdout)
+    let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|f| {
             !["dev/", "proc/", "sys/", "etc/", ".dockerenv"]
@@ -55,7 +55,9 @@ fn image_files(container: &Container) -> Vec<String> {
                 .any(|runtime| f.starts_with(runtime))
         })
         .map(str::to_string)
-        .collect()
+        .collect();
+    files.sort();
+    files
 }
 
 /// A file of a container, read with `docker cp` (the image has no `cat`).
