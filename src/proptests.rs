@@ -1,4 +1,4 @@
-//! Property tests for every parser (issue 6): arbitrary and hostile input
+//! Property tests for every parser: arbitrary and hostile input
 //! (unicode, overflow, unbalanced quotes, near-miss names) never panics;
 //! what drainit prints or a user quotes parses back to the same value; and
 //! every error from the command line names the flag it came from.
