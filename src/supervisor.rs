@@ -13,11 +13,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
 use nix::poll::{PollFd, PollFlags};
 
 use crate::address::{Request, Target};
 use crate::config::Config;
-use crate::events::{InheritedMask, SignalSource};
+use crate::events::{InheritedMask, Received, SignalSource};
 use crate::http::{self, Answer, Exchange};
 use crate::liveness::Verdict;
 use crate::ready::ReadyServer;
@@ -143,9 +145,10 @@ impl Supervisor {
         }
     }
 
-    /// Waits for a signal, a socket or `timeout`; returns the signal and,
-    /// for each socket in `sockets()` order, whether it is ready.
-    fn wait(&self, timeout: Option<Duration>) -> (Option<crate::events::Received>, Vec<bool>) {
+    /// Waits for a signal, a socket or `timeout`; returns the signal and
+    /// the descriptors found ready. Handling the signal may close or open
+    /// sockets, so readiness goes by descriptor, not by position.
+    fn wait(&self, timeout: Option<Duration>) -> (Option<Received>, Vec<RawFd>) {
         let mut fds: Vec<PollFd<'_>> = self
             .sockets()
             .map(|(fd, flags)| PollFd::new(fd, flags))
@@ -159,19 +162,15 @@ impl Supervisor {
         };
         let ready = fds
             .iter()
-            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
-            .collect::<Vec<_>>();
-        let ready = if ready.contains(&true) {
-            ready
-        } else {
-            Vec::new()
-        };
+            .filter(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|fd| fd.as_fd().as_raw_fd())
+            .collect();
         (received, ready)
     }
 
-    /// Every socket to watch: the readiness endpoint's, then the drain
-    /// request's, then the probe's.
-    fn sockets(&self) -> impl Iterator<Item = (std::os::fd::BorrowedFd<'_>, PollFlags)> {
+    /// Every socket to watch: the readiness endpoint's, the drain
+    /// request's, the probe's.
+    fn sockets(&self) -> impl Iterator<Item = (BorrowedFd<'_>, PollFlags)> {
         self.ready
             .iter()
             .flat_map(ReadyServer::wants)
@@ -180,22 +179,16 @@ impl Supervisor {
     }
 
     /// Acts on the sockets `wait` found ready.
-    fn serve(&mut self, ready: &[bool]) {
-        let now = Instant::now();
-        let mut rest = ready;
+    fn serve(&mut self, ready: &[RawFd]) {
+        let is_ready = |fd: RawFd| ready.contains(&fd);
         if let Some(server) = self.ready.as_mut() {
-            let n = server.wants().count();
-            server.serve(&rest[..n.min(rest.len())], now);
-            rest = &rest[n.min(rest.len())..];
+            server.serve(is_ready, Instant::now());
         }
-        if self.request.as_ref().is_some_and(|r| r.wants().is_some()) {
-            let is_ready = rest.first().copied().unwrap_or(false);
-            rest = rest.get(1..).unwrap_or(&[]);
-            if is_ready {
-                self.advance_request();
-            }
+        let socket = |e: &Exchange| e.wants().map(|(fd, _)| fd.as_raw_fd());
+        if self.request.as_ref().and_then(socket).is_some_and(is_ready) {
+            self.advance_request();
         }
-        if rest.first().copied().unwrap_or(false) {
+        if self.probe.as_ref().and_then(socket).is_some_and(is_ready) {
             self.advance_probe();
         }
     }
