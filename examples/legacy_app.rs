@@ -5,7 +5,7 @@
 //! `legacy_app PORT [--drain] [--log-term] [--hang-after SECS]`: an HTTP/1.1
 //! server on 127.0.0.1:PORT, one thread and one request per connection
 //! (`Connection: close`).
-//!   GET or HEAD /  200 "ok\n" after ~50 ms of "work"
+//!   GET or HEAD /  200 "ok\n" after ~100 ms of "work"
 //!   anything else  404: there is no /health and no /drain
 //!   --drain        any other method (POST, PUT...) on any path prints
 //!                  `drain request METHOD TARGET` on stdout and gets 200:
@@ -207,7 +207,7 @@ fn serve(stream: TcpStream, drain: bool) {
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let (status, body) = match (method, path) {
         ("GET" | "HEAD", "/") => {
-            thread::sleep(Duration::from_millis(50));
+            thread::sleep(Duration::from_millis(100));
             ("200 OK", "ok\n")
         }
         ("GET" | "HEAD", _) => ("404 Not Found", "not found\n"),
