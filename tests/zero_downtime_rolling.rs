@@ -513,3 +513,22 @@ fn rolling_update_of_an_app_that_cannot_change_loses_nothing_with_drainit_only()
         }
     }
 }
+
+/// The recipe as users copy it, not only as this test rewrites it, is a
+/// valid HAProxy configuration (`haproxy -c` binds nothing).
+#[test]
+fn haproxy_recipe_is_valid() {
+    let recipe = Path::new(e2e::REPO).join("docker/health/haproxy.cfg");
+    let out = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&recipe)
+        .output()
+        .expect("run haproxy (apt-get install haproxy)");
+    assert!(
+        out.status.success(),
+        "haproxy -c: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
