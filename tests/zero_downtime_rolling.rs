@@ -38,12 +38,13 @@ use e2e::{Container, Image, docker_ok, poll, require_docker, say, static_build};
 /// How long any one expectation may take on a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The load: this many keep-alive connections, this many requests a second
-/// in total, for this long (the whole rolling update fits in it). With the
+/// in total, for this long (the whole rolling update fits in it: about 17s
+/// with drainit, whose stops take the 5s pre-stop sleep). With the
 /// app's 100 ms per request, about 15 requests are in flight on each old
 /// instance when it is stopped.
 const CONNECTIONS: u32 = 48;
 const RATE: u32 = 300;
-const LOAD: Duration = Duration::from_secs(20);
+const LOAD: Duration = Duration::from_secs(24);
 /// Load before the update starts, and at least this much after it ends.
 const WARM_UP: Duration = Duration::from_secs(1);
 const COOL_DOWN: Duration = Duration::from_millis(500);
@@ -321,6 +322,8 @@ struct Row {
     counts: HashMap<String, String>,
     /// How long each `docker stop` took.
     stops: Vec<Duration>,
+    /// From the load's first answer to the end of the last stop.
+    update: Duration,
     /// Sessions HAProxy gave the old and the new instances.
     old_sessions: u64,
     new_sessions: u64,
@@ -422,6 +425,7 @@ fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
         init,
         counts,
         stops,
+        update,
         old_sessions: haproxy.sessions("old-a").min(haproxy.sessions("old-b")),
         new_sessions: haproxy.sessions("new-a").min(haproxy.sessions("new-b")),
         downs: std::fs::read_to_string(&haproxy.log)
@@ -438,8 +442,8 @@ fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "rolling update of 2 instances behind HAProxy: {CONNECTIONS} connections, \
          {RATE} req/s for {LOAD:?}; drainit: --ready-listen, --prestop-sleep {PRESTOP_SLEEP}\n\
-         | init          | requests | non-200 | connection errors | time-outs | lost | docker stop |\n\
-         |---------------|---------:|--------:|------------------:|----------:|-----:|------------:|\n"
+         | init          | requests | non-200 | connection errors | time-outs | lost | docker stop | update |\n\
+         |---------------|---------:|--------:|------------------:|----------:|-----:|------------:|-------:|\n"
     );
     for r in rows {
         let statuses = &r.counts["statuses"];
@@ -455,14 +459,15 @@ fn table(rows: &[Row]) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {:<13} | {:>8} | {:>7} | {:>17} | {:>9} | {:>4} | {:>11} |",
+            "| {:<13} | {:>8} | {:>7} | {:>17} | {:>9} | {:>4} | {:>11} | {:>5.1}s |",
             r.init.name,
             r.count("requests"),
             non200,
             r.count("conn_errors"),
             r.count("timeouts"),
             r.lost(),
-            stops.join(", ")
+            stops.join(", "),
+            r.update.as_secs_f64()
         );
     }
     out
