@@ -308,6 +308,13 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
         assert!(stderr.contains(line), "no {line:?}:\n{stdout}{stderr}");
     }
     assert!(stdout.contains("hung"), "{stdout}");
+    // What Docker saw: the exit code that its restart policy acted on.
+    let codes = poll(
+        DEADLINE,
+        || drainit.describe(),
+        || Some(drainit.exit_codes()).filter(|c| !c.is_empty()),
+    );
+    assert_eq!(codes[0], "75", "Docker's die events: {codes:?}");
 
     // Under docker-init (tini) the same hang lasts: running, never
     // restarted, throughout the window.
@@ -435,4 +442,10 @@ fn compose_recipe_reports_health_from_the_ready_endpoint_and_restarts_a_hung_app
         restarted.as_secs_f64()
     ));
     assert!(c.logs().1.contains("exiting with 75"), "{}", c.describe());
+    let codes = poll(
+        DEADLINE,
+        || c.describe(),
+        || Some(c.exit_codes()).filter(|c| !c.is_empty()),
+    );
+    assert_eq!(codes[0], "75", "Docker's die events: {codes:?}");
 }

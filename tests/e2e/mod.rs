@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The checkout: docker/ holds the recipes under test.
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -210,6 +210,31 @@ impl Container {
     pub fn describe(&self) -> String {
         let (stdout, stderr) = self.logs();
         format!("{}: stdout:\n{stdout}stderr:\n{stderr}", self.0)
+    }
+
+    /// The exit codes of the container's ends so far, oldest first, as the
+    /// daemon recorded them (`die` events).
+    pub fn exit_codes(&self) -> Vec<String> {
+        // `--until` ends the stream; whole seconds, so this second's events
+        // show in the next call.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let filter = format!("container={}", self.0);
+        docker_ok(&[
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            &now.as_secs().to_string(),
+            "--filter",
+            &filter,
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Actor.Attributes.exitCode}}",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     /// `docker exec NAME ARGS...`, whatever its outcome.
