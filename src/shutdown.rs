@@ -453,12 +453,14 @@ impl Shutdown {
     /// Step 3, and step 4's clock starts.
     fn forward_stop(&mut self, now: Instant, actions: &mut Vec<Action>) {
         let grace = self.grace_period();
+        // Closed first: from step 3 on, no health check may see the port
+        // open while the app already has the stop signal.
+        actions.push(Action::CloseReadiness);
         actions.push(Action::SendStop {
             signal: self.rewrite.translate(self.stop_signal),
             stop: self.stop_signal,
             grace,
         });
-        actions.push(Action::CloseReadiness);
         self.phase = Phase::Stopping {
             grace: match grace.and_then(|g| after(now, g)) {
                 Some(t) => Grace::Until(t),
@@ -550,12 +552,12 @@ mod tests {
 
     fn send(signal: Option<Signal>, grace: Option<Duration>) -> [Action; 2] {
         [
+            CloseReadiness,
             SendStop {
                 signal,
                 stop: TERM,
                 grace,
             },
-            CloseReadiness,
         ]
     }
 

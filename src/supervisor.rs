@@ -378,7 +378,13 @@ impl Supervisor {
             },
             (Action::StartRequest, Outcome::Request(result)) => self.log_request(result),
             (Action::CancelRequest(cut), _) => match cut {
-                Cut::TimedOut(t) => warn!("drain request timed out after {t:?}; going on"),
+                Cut::TimedOut(t) => warn!(
+                    "drain request {} failed: timed out after {t:?}; going on",
+                    self.drain_http
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
                 Cut::SecondStop => {
                     info!("second stop signal: abandoned the drain request; forwarding at once")
                 }
