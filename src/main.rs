@@ -14,6 +14,9 @@
 mod cli;
 mod config;
 mod duration;
+mod job_control;
+mod parent_death;
+mod peers;
 mod reaper;
 mod rewrite;
 mod shutdown;
@@ -44,6 +47,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         }
     };
     init_logging(config.log_level);
+    config.log_notes();
     match supervisor::run(config) {
         Ok(code) => exit(code),
         Err(e) => {

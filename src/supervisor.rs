@@ -18,7 +18,7 @@ use crate::shutdown::{Action, Event, GroupKill, HookKill, Shutdown};
 use crate::signals::Signal;
 use crate::sigwait::{InheritedMask, SignalSource};
 use crate::status::ChildStatus;
-use crate::{reaper, spawn};
+use crate::{job_control, parent_death, reaper, spawn, words};
 
 /// While only the rest of the child's group is awaited, how often drainit
 /// checks that it is still there. Its last member may be reaped by a parent
@@ -51,6 +51,8 @@ fn setup_error(what: &str, e: impl fmt::Display) -> StartError {
 pub fn run(config: Config) -> Result<i32, StartError> {
     let (signals, mask) = SignalSource::block().map_err(|e| setup_error("block signals", e))?;
     reaper::register().map_err(|e| setup_error("become a child subreaper", e.desc()))?;
+    parent_death::arm(config.parent_death)
+        .map_err(|e| setup_error("ask for the parent death signal", e.desc()))?;
     // The hook runs in the caller's directory, which drainit leaves.
     let cwd = std::env::current_dir().ok();
     let child = spawn::child(&config.command, mask).map_err(|e| StartError {
@@ -108,8 +110,12 @@ impl Supervisor {
                 let own = r.sender == self.self_pid && r.code == libc::SI_USER;
                 if r.signal == Signal::CHLD {
                     self.reap();
-                } else if !own {
+                    job_control::after_reap(self.child, self.self_pid);
+                } else if !own && !r.signal.is_raised_fault(r.code) {
+                    job_control::before_forward(r.signal, self.child);
                     self.feed(Event::Signal(r.signal));
+                    let stop = self.config.policy.stop_signal;
+                    job_control::after_forward(r.signal, stop, self.child, self.self_pid);
                 }
             }
             // Also after a signal: a storm must not postpone deadlines.
@@ -118,7 +124,7 @@ impl Supervisor {
                 self.feed(Event::GroupGone);
             }
             if let Some(status) = self.exit {
-                return status.exit_code();
+                return self.config.success_codes.exit_code(status.exit_code());
             }
         }
     }
@@ -230,11 +236,14 @@ impl Supervisor {
                 if let Some(hook) = self.hook {
                     kill(-hook, Signal::KILL);
                 }
-                let message = format!(
-                    "child {}; exiting with {}",
-                    describe_status(status),
-                    status.exit_code()
-                );
+                let code = status.exit_code();
+                let message = match self.config.success_codes.exit_code(code) {
+                    0 if code != 0 => format!(
+                        "child {}; exiting with 0 ({code} is a success code)",
+                        describe_status(status)
+                    ),
+                    _ => format!("child {}; exiting with {code}", describe_status(status)),
+                };
                 if self.machine.stop_received() {
                     info!("{message}");
                 } else {
@@ -248,12 +257,12 @@ impl Supervisor {
 
     fn start_hook(&mut self) -> Option<Event> {
         let words = &self.config.policy.drain_exec;
-        let line = words.join(" ");
+        let line = words::quote(words);
         let stop = self.config.policy.stop_signal;
         match spawn::hook(words, self.cwd.as_deref(), self.mask, self.child, stop) {
             Ok(pid) => {
                 info!(
-                    "running drain hook '{line}' (pid {pid}, time-out {:?})",
+                    "running drain hook: {line} (pid {pid}, time-out {:?})",
                     self.config.policy.drain_timeout
                 );
                 self.hook = Some(pid);
@@ -261,7 +270,7 @@ impl Supervisor {
             }
             Err(e) => {
                 warn!(
-                    "failed to run drain hook '{line}': {}; going on",
+                    "failed to run drain hook {line}: {}; going on",
                     spawn::describe(&e)
                 );
                 Some(Event::HookEnded)
