@@ -54,7 +54,8 @@ pub fn after_reap(child: libc::pid_t, self_pid: libc::pid_t) {
         return;
     }
     if let Some(sig) = child_stop(child).filter(|n| JOB_STOPS.contains(n)) {
-        debug!("child {child} was stopped by signal {sig}: stopping drainit too until SIGCONT");
+        let name = Signal::from_raw(sig).map_or(sig.to_string(), |s| s.to_string());
+        debug!("child {child} was stopped by {name}: stopping drainit too until SIGCONT");
         stop_self(child);
     }
 }

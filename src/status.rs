@@ -1,7 +1,5 @@
 //! The child's wait status and the exit code drainit passes on.
 
-use std::fmt;
-
 /// How the child ended, decoded from a raw `waitpid` status. Decoded by
 /// hand because nix's `WaitStatus` fails on realtime signals, which would
 /// lose the main child's status after it was reaped.
@@ -50,14 +48,6 @@ impl SuccessCodes {
     }
 }
 
-/// `143 is a success code`, for the exit line; the list as given.
-impl fmt::Display for SuccessCodes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let codes: Vec<String> = self.0.iter().map(u8::to_string).collect();
-        f.write_str(&codes.join(","))
-    }
-}
-
 /// Parses one exit status, 0-255, for `--success-code`.
 pub fn parse_code(text: &str) -> Result<u8, String> {
     text.trim()
@@ -78,7 +68,6 @@ mod tests {
             assert_eq!(codes.exit_code(other), other);
         }
         assert_eq!(SuccessCodes::default().exit_code(143), 143);
-        assert_eq!(codes.to_string(), "143,3");
     }
 
     #[test]
