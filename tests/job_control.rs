@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -37,20 +37,7 @@ impl Shell {
             .stderr(Stdio::from(slave))
             .spawn()
             .expect("start bash");
-        let screen = Arc::new(Mutex::new(String::new()));
-        let (sink, mut reader) = (screen.clone(), master.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // Ends with EIO once bash and everything on the pty are gone.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let screen = collect_text(master.try_clone().unwrap());
         let shell = Shell {
             process,
             master,
