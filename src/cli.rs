@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::error::{ContextKind, ContextValue};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use log::LevelFilter;
@@ -294,26 +294,58 @@ fn exit(cmd: &Command, args: &[OsString], e: clap::Error) -> Exit {
     {
         text = text.replacen(&format!("'{shown}'"), &var, 1);
     }
+    // clap says "invalid UTF-8 was detected in one or more arguments".
+    if e.kind() == ErrorKind::InvalidUtf8
+        && let Some(name) = not_utf8(args)
+    {
+        text = format!("drainit: invalid UTF-8 in the value of {name}\n");
+    }
     Exit { text, code }
 }
 
-/// The variable that gave `arg` its (bad) value, when the user set the
-/// variable and not the flag. clap's error does not say which, so the
-/// arguments are parsed again with every value taken as it is.
-fn variable_behind(args: &[OsString], arg: &Arg) -> Option<String> {
-    let var = arg.get_env()?.to_string_lossy().into_owned();
+/// The arguments parsed again with every value of an option taken as it
+/// is, to tell what clap's errors do not say: where a bad value came from.
+/// The definition is built (`try_get_matches_from_mut`), so that its
+/// arguments show as clap shows them (`--grace <DURATION>`).
+fn lenient(args: &[OsString]) -> Option<(Command, ArgMatches)> {
     // A fresh definition: clap does not take changes to a built one.
-    let mut lenient = command_for(args);
-    let ids: Vec<_> = lenient
+    let mut cmd = command_for(args);
+    let ids: Vec<_> = cmd
         .get_arguments()
         .filter(|a| a.get_env().is_some())
         .map(|a| a.get_id().clone())
         .collect();
     for id in ids {
-        lenient = lenient.mut_arg(id, |a| a.value_parser(value_parser!(OsString)));
+        cmd = cmd.mut_arg(id, |a| a.value_parser(value_parser!(OsString)));
     }
-    let matches = lenient.try_get_matches_from(args).ok()?;
+    let matches = cmd.try_get_matches_from_mut(args).ok()?;
+    Some((cmd, matches))
+}
+
+/// The variable that gave `arg` its (bad) value, when the user set the
+/// variable and not the flag.
+fn variable_behind(args: &[OsString], arg: &Arg) -> Option<String> {
+    let var = arg.get_env()?.to_string_lossy().into_owned();
+    let (_, matches) = lenient(args)?;
     (matches.value_source(arg.get_id().as_str()) == Some(ValueSource::EnvVariable)).then_some(var)
+}
+
+/// The flag or variable whose value is not UTF-8.
+fn not_utf8(args: &[OsString]) -> Option<String> {
+    let (cmd, matches) = lenient(args)?;
+    let arg = cmd
+        .get_arguments()
+        .filter(|a| a.get_env().is_some())
+        .find(|a| {
+            let id = a.get_id().as_str();
+            matches
+                .get_raw(id)
+                .is_some_and(|mut values| values.any(|v| v.to_str().is_none()))
+        })?;
+    Some(match matches.value_source(arg.get_id().as_str()) {
+        Some(ValueSource::EnvVariable) => arg.get_env()?.to_string_lossy().into_owned(),
+        _ => format!("'{arg}'"),
+    })
 }
 
 /// Whether drainit runs under Docker's name for its init: dockerd execs
@@ -581,6 +613,18 @@ mod tests {
             let line = err.lines().next().unwrap();
             assert!(line.starts_with(first), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"\xff".to_vec());
+        let args = ["drainit".into(), "--grace".into(), bad, "app".into()];
+        let err = parse(args).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "drainit: invalid UTF-8 in the value of '--grace <DURATION>'\n"
+        );
     }
 
     #[test]

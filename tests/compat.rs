@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -356,6 +358,18 @@ fn usage_errors_start_with_drainit_and_name_the_flag_or_the_variable() {
         let line = stderr.lines().next().unwrap_or_default();
         assert!(line.starts_with(first), "{args:?} {env:?}: {stderr}");
     }
+    // A value that is not UTF-8 is named too.
+    let out = Command::new(drainit_bin())
+        .arg("true")
+        .env("DRAINIT_GRACE", OsStr::from_bytes(b"1\xffs"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "drainit: invalid UTF-8 in the value of DRAINIT_GRACE\n"
+    );
     // A flag beats its variable, which is then not read; -s and -g are
     // accepted and change nothing.
     for (args, env) in [
