@@ -253,7 +253,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, Exit> 
     let mut cmd = command_for(&args);
     let matches = match cmd.try_get_matches_from_mut(&args) {
         Ok(matches) => matches,
-        Err(e) => return Err(exit(&cmd, &args, e)),
+        Err(e) => return Err(from_clap(&cmd, &args, e)),
     };
     let usage = |text: String| Exit {
         text: format!("drainit: {text}\n"),
@@ -275,7 +275,7 @@ fn command_for(args: &[OsString]) -> Command {
 
 /// clap's error as drainit prints it: the first line starts with
 /// `drainit:` and names what the user wrote, the flag or its variable.
-fn exit(cmd: &Command, args: &[OsString], e: clap::Error) -> Exit {
+fn from_clap(cmd: &Command, args: &[OsString], e: clap::Error) -> Exit {
     let code = e.exit_code();
     let mut text = e.render().to_string();
     if code == 0 {
