@@ -232,13 +232,12 @@ fn a_real_fault_ends_a_process_that_blocks_its_signal() {
 }
 
 /// dumb-init's and tini's variables, when drainit's own are unset.
-#[test]
-fn the_peers_variables_are_honoured_when_drainits_are_unset() {
+fn the_peers_variables_are_honoured_when_drainits_are_unset(mode: Mode) {
     let f = fixture();
     let child = [f.as_str(), "child", "--exit-on", "10=0"];
     let run = |env: Vec<(&str, &str)>, args: &[&str]| -> String {
         let args: Vec<&str> = args.iter().chain(&child).copied().collect();
-        let d = Drainit::start_with(Mode::Subreaper, &args, env_start(env));
+        let d = Drainit::start_with(mode, &args, env_start(env));
         d.ready();
         d.signal(libc::SIGHUP);
         d.expect_line("sig 1");
@@ -281,6 +280,16 @@ fn the_peers_variables_are_honoured_when_drainits_are_unset() {
         "{log}"
     );
     assert!(log.contains("forwarded SIGHUP to process group "), "{log}");
+}
+
+#[test]
+fn the_peers_variables_are_honoured_when_drainits_are_unset_as_pid1() {
+    the_peers_variables_are_honoured_when_drainits_are_unset(Mode::Pid1);
+}
+
+#[test]
+fn the_peers_variables_are_honoured_when_drainits_are_unset_as_subreaper() {
+    the_peers_variables_are_honoured_when_drainits_are_unset(Mode::Subreaper);
 }
 
 /// Runs drainit with `args` and `env` to its end (it must not start
