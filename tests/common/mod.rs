@@ -119,20 +119,7 @@ impl Drainit {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let mut err_pipe = process.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = collect_text(process.stderr.take().unwrap());
         let outer = process.id() as i32;
         // Wrappers exec drainit, keeping their pid. Under unshare, drainit
         // is its child; one that exits at once may be gone before it is
@@ -263,6 +250,26 @@ impl Drop for Drainit {
             let _ = self.process.wait();
         }
     }
+}
+
+/// Everything `reader` gives until it ends (EOF or an error, e.g. EIO from
+/// a pty whose other side is gone), gathered as text by a thread, which
+/// holds the second reference until then.
+pub fn collect_text(mut reader: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
 }
 
 pub fn send(pid: i32, sig: i32) {
