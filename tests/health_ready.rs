@@ -44,30 +44,12 @@ fn ready_then_draining_then_refused(mode: Mode) {
         log.display(),
         gate.display()
     );
-    let (d, port) = start_listening(
+    let log_s = log.to_str().unwrap();
+    let (d, port) = start_app_with_endpoint(
         mode,
-        |port| {
-            let listen = format!("127.0.0.1:{port}");
-            let log = log.to_str().unwrap();
-            words(&[
-                "--ready-listen",
-                &listen,
-                "--drain-exec",
-                &hook,
-                "--prestop-sleep",
-                "3s",
-                "--",
-                &app,
-                "app",
-                "--log",
-                log,
-                "--exit-on",
-                "10=0",
-            ])
-        },
-        Start::default,
+        &["--drain-exec", &hook, "--prestop-sleep", "3s"],
+        &["--log", log_s, "--exit-on", "10=0"],
     );
-    d.ready();
     assert_answers(port, 200, "ready\n");
 
     d.signal(libc::SIGTERM);
@@ -102,32 +84,20 @@ fn ready_then_draining_then_refused(mode: Mode) {
 /// With `--liveness`: 503 `not ready` while nothing listens on the app's
 /// port, 200 once it does, 503 `not ready` again after a failed probe.
 fn not_ready_until_the_app_listens(mode: Mode) {
-    let app = health_fixture();
     let app_port = free_port();
-    let (d, port) = start_listening(
+    let probe = format!("tcp://127.0.0.1:{app_port}");
+    let (d, port) = start_app_with_endpoint(
         mode,
-        |port| {
-            let listen = format!("127.0.0.1:{port}");
-            let probe = format!("tcp://127.0.0.1:{app_port}");
-            words(&[
-                "--ready-listen",
-                &listen,
-                "--liveness",
-                &probe,
-                "--liveness-interval",
-                "100ms",
-                "--liveness-failures",
-                "1000",
-                "--",
-                &app,
-                "app",
-                "--exit-on",
-                "15=0",
-            ])
-        },
-        Start::default,
+        &[
+            "--liveness",
+            &probe,
+            "--liveness-interval",
+            "100ms",
+            "--liveness-failures",
+            "1000",
+        ],
+        &["--exit-on", "15=0"],
     );
-    d.ready();
     wait_logged(&d, "liveness probe failed (1 of 1000)");
     assert_answers(port, 503, "not ready\n");
 

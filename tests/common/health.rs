@@ -145,6 +145,25 @@ pub fn start_listening<'a>(
     panic!("no free port in 5 tries");
 }
 
+/// drainit with `--ready-listen 127.0.0.1:PORT` and `options`, running
+/// the fixture app with `app_args`; returns once the app is ready.
+pub fn start_app_with_endpoint(mode: Mode, options: &[&str], app_args: &[&str]) -> (Drainit, u16) {
+    let app = health_fixture();
+    let (d, port) = start_listening(
+        mode,
+        |port| {
+            let mut args = words(&["--ready-listen", &format!("127.0.0.1:{port}")]);
+            args.extend(words(options));
+            args.extend(words(&["--", &app, "app"]));
+            args.extend(words(app_args));
+            args
+        },
+        Start::default,
+    );
+    d.ready();
+    (d, port)
+}
+
 /// An HTTP response, read to the end of the stream.
 #[derive(Debug)]
 pub struct Reply {
