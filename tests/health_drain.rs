@@ -261,6 +261,28 @@ fn localhost_reaches_127_0_0_1_when_the_resolver_gives_ipv6_first(mode: Mode) {
     assert!(stderr.contains(&said), "{said}: {stderr}");
 }
 
+/// `--drain-http ""` switches off the variable's request: no request,
+/// no warning.
+#[test]
+fn an_empty_drain_http_flag_means_no_request() {
+    let dir = temp_dir("drain-none");
+    let log = dir.join("log");
+    let server = Upstream::start(Answer::Status(200), Some(&log));
+    let app = health_fixture();
+    let d = Drainit::start_with(
+        Mode::Subreaper,
+        &["--drain-http", "", "--", &app, "app", "--exit-on", "15=0"],
+        Start {
+            env: vec![("DRAINIT_DRAIN_HTTP", &server.url("/drain"))],
+            ..Start::default()
+        },
+    );
+    d.ready();
+    let stderr = stop_cleanly(d);
+    assert!(server.heads().is_empty(), "{stderr}");
+    assert!(!stderr.contains("drain request"), "{stderr}");
+}
+
 both_modes!(
     the_request_comes_before_the_hook_and_the_forward,
     a_failed_request_is_a_warning_and_the_stop_goes_on,

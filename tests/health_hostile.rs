@@ -172,6 +172,8 @@ fn closed(stream: &TcpStream) -> bool {
 fn more_than_64_connections_are_accepted_and_closed(mode: Mode) {
     let dir = temp_dir(&format!("64-{mode:?}"));
     let (d, port) = start(mode, "0", &dir.join("log"));
+    // An answer: no earlier connection holds a slot any more.
+    assert_eq!(get(port).unwrap(), (200, "ready\n".to_string()));
     let start = Instant::now();
     let conns = idle(port, 100);
     for c in &conns {
