@@ -20,7 +20,7 @@ fn any_signal() -> impl Strategy<Value = Signal> {
 }
 
 /// `drainit FLAG VALUE app` through the real command line.
-fn parse_flag(flag: &str, value: &str) -> Result<crate::config::Config, clap::Error> {
+fn parse_flag(flag: &str, value: &str) -> Result<crate::config::Invocation, clap::Error> {
     cli::parse(["drainit", flag, value, "app"].map(OsString::from))
 }
 
@@ -110,7 +110,9 @@ proptest! {
         let rules: Vec<(Signal, Signal)> =
             rules.into_iter().filter(|(from, _)| !from.is_never_forwarded()).collect();
         let list: Vec<String> = rules.iter().map(|(f, t)| format!("{f}:{}", t.raw())).collect();
-        let config = parse_flag("--rewrite", &list.join(" , ")).unwrap();
+        let crate::config::Invocation::Run(config) = parse_flag("--rewrite", &list.join(" , ")).unwrap() else {
+            panic!("not a run");
+        };
         for (from, _) in &rules {
             // The last rule for a signal wins.
             let want = rules.iter().rev().find(|(f, _)| f == from).map(|(_, t)| *t);

@@ -13,7 +13,7 @@
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -27,8 +27,8 @@ use nix::spawn::{
 use nix::sys::signal::{self as nix_signal, SigSet};
 use nix::unistd::Pid;
 
+use crate::events::InheritedMask;
 use crate::signals::Signal;
-use crate::sigwait::InheritedMask;
 
 /// Why COMMAND could not be started, with the exit code it maps to.
 #[derive(Debug)]
@@ -91,17 +91,20 @@ pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, S
 }
 
 /// Starts the drain hook in its own process group, in `cwd`, with
-/// `DRAINIT_CHILD_PID` and `DRAINIT_SIGNAL` added to the environment.
+/// `DRAINIT_CHILD_PID`, `DRAINIT_SIGNAL` and `DRAINIT_REASON` added to the
+/// environment.
 pub fn hook(
     words: &[String],
     cwd: Option<&Path>,
     mask: InheritedMask,
     child: libc::pid_t,
     stop: Signal,
+    reason: &str,
 ) -> io::Result<libc::pid_t> {
     let extra = [
         format!("DRAINIT_CHILD_PID={child}"),
         format!("DRAINIT_SIGNAL={stop}"),
+        format!("DRAINIT_REASON={reason}"),
     ]
     .map(|entry| CString::new(entry).unwrap_or_default());
     Ok(spawn(words, &environment(&extra), cwd, mask)?)
@@ -267,15 +270,34 @@ fn controls_terminal() -> bool {
 
 /// After the spawn: drainit moves to `/` (so it pins no mount) and closes
 /// its copies of inherited descriptors above 2 (so a pipe the child closes
-/// really closes). Failures are logged: the child is already running.
-pub fn release_inherited() {
+/// really closes), all but `keep`, its own. Failures are logged: the child
+/// is already running.
+pub fn release_inherited(keep: &[RawFd]) {
     if let Err(e) = nix::unistd::chdir("/") {
         log::warn!("failed to change directory to /: {}", e.desc());
     }
-    // SAFETY: closing descriptors drainit does not use; its own are
-    // close-on-exec ones created later, or 0-2. A raw syscall: musl has no
-    // close_range wrapper.
-    if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, 0) } == 0 {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    // The ranges between the kept descriptors, from 3 up.
+    let mut first: libc::c_uint = 3;
+    let mut ranges = Vec::new();
+    for &fd in &keep {
+        let Ok(fd) = libc::c_uint::try_from(fd) else {
+            continue;
+        };
+        if fd > first {
+            ranges.push((first, fd - 1));
+        }
+        first = first.max(fd + 1);
+    }
+    ranges.push((first, libc::c_uint::MAX));
+    // SAFETY: closing descriptors drainit does not use; its own are in
+    // `keep`, or close-on-exec ones created later, or 0-2. A raw syscall:
+    // musl has no close_range wrapper.
+    let closed = ranges
+        .iter()
+        .all(|&(lo, hi)| unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0 });
+    if closed {
         return;
     }
     // close_range(2) needs Linux 5.9; older hosts list /proc/self/fd.
@@ -286,9 +308,9 @@ pub fn release_inherited() {
         );
         return;
     };
-    let fds: Vec<libc::c_int> = dir
+    let fds: Vec<RawFd> = dir
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
         .collect();
     for fd in fds {
         // SAFETY: as above; EBADF for the listing's own, now closed, fd.
