@@ -74,7 +74,7 @@ pub fn log_order(log: &Path) -> Vec<String> {
         .iter()
         .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
             ["sig", n, ..] => format!("sig {n}"),
-            ["env", var, ..] => format!("env {var}"),
+            ["env", var, ..] => format!("env {}", var.split('=').next().unwrap_or(var)),
             [first, ..] => first.to_string(),
             [] => String::new(),
         })
