@@ -147,22 +147,15 @@ fn a_failed_request_is_a_warning_and_the_stop_goes_on(mode: Mode) {
     assert!(stderr.contains("500"), "{stderr}");
 }
 
-/// A server that never answers and a hook that never ends, with
-/// `--drain-timeout 2s`: the forward comes 2 s after the stop signal, not
-/// 2 s for the request and 2 s more for the hook.
-fn the_drain_timeout_bounds_the_request_and_the_hook_together(mode: Mode) {
-    let dir = temp_dir(&format!("drain-timeout-{mode:?}"));
+/// drainit with `--drain-http POST URL`, `--drain-timeout TIMEOUT` and a
+/// hook that never ends (its FIFO is never written), logging to `log`.
+fn start_with_endless_hook(mode: Mode, url: &str, timeout: &str, dir: &Path) -> Drainit {
     let log = dir.join("log");
-    let gate = fifo(&dir, "gate");
-    let server = Upstream::start(Answer::Never, Some(&log));
+    let gate = fifo(dir, "gate");
     let app = health_fixture();
-    let hook = format!(
-        "{app} hook --log {} --wait {}",
-        log.display(),
-        gate.display()
-    );
-    let request = format!("POST {}", server.url("/drain"));
-    let log_s = log.to_str().unwrap();
+    let log = log.to_str().unwrap();
+    let hook = format!("{app} hook --log {log} --wait {}", gate.display());
+    let request = format!("POST {url}");
     let d = Drainit::start(
         mode,
         &[
@@ -171,26 +164,61 @@ fn the_drain_timeout_bounds_the_request_and_the_hook_together(mode: Mode) {
             "--drain-exec",
             &hook,
             "--drain-timeout",
-            "2s",
+            timeout,
             "--",
             &app,
             "app",
             "--log",
-            log_s,
+            log,
             "--exit-on",
             "15=0",
         ],
     );
     d.ready();
+    d
+}
+
+/// The time from the stop signal to the forward, and drainit's log.
+fn stop_timed(d: Drainit, log: &Path) -> (Duration, String) {
     let sent = now_ns();
     d.signal(libc::SIGTERM);
-    let took = span(sent, logged_at(&log, "sig 15"));
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(3500),
-        "{mode:?}: forwarded {took:?} after the stop signal"
-    );
+    let took = span(sent, logged_at(log, "sig 15"));
+    d.expect_line("sig 15");
     let (status, stderr) = d.wait();
     assert_eq!(status.code(), Some(0), "{stderr}");
+    (took, stderr)
+}
+
+/// A server that answers after 2.5 s and a hook that never ends, with
+/// `--drain-timeout 3s`: the hook is killed 3 s after the stop signal,
+/// not 3 s after it started.
+fn the_drain_timeout_bounds_the_request_and_the_hook_together(mode: Mode) {
+    let dir = temp_dir(&format!("drain-timeout-{mode:?}"));
+    let log = dir.join("log");
+    let server = Upstream::start(Answer::Late(Duration::from_millis(2500)), Some(&log));
+    let d = start_with_endless_hook(mode, &server.url("/drain"), "3s", &dir);
+    let (took, stderr) = stop_timed(d, &log);
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_millis(4500),
+        "{mode:?}: forwarded {took:?} after the stop signal\n{stderr}"
+    );
+    let order = ["request", "hook-start", "env DRAINIT_REASON"];
+    assert_eq!(log_order(&log)[..3], order, "{stderr}");
+    assert!(stderr.contains("answered 200"), "{stderr}");
+}
+
+/// A server that never answers, `--drain-timeout 1s`: a warning, and the
+/// forward 1 s after the stop signal.
+fn a_silent_server_is_given_up_at_the_drain_timeout(mode: Mode) {
+    let dir = temp_dir(&format!("drain-silent-{mode:?}"));
+    let log = dir.join("log");
+    let server = Upstream::start(Answer::Never, Some(&log));
+    let d = start_with_endless_hook(mode, &server.url("/drain"), "1s", &dir);
+    let (took, stderr) = stop_timed(d, &log);
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_millis(2500),
+        "{mode:?}: forwarded {took:?} after the stop signal\n{stderr}"
+    );
     assert!(stderr.contains("warning: drain request "), "{stderr}");
     assert!(stderr.contains("; going on"), "{stderr}");
     assert_eq!(log_order(&log)[0], "request");
@@ -288,6 +316,7 @@ both_modes!(
     the_request_comes_before_the_hook_and_the_forward,
     a_failed_request_is_a_warning_and_the_stop_goes_on,
     the_drain_timeout_bounds_the_request_and_the_hook_together,
+    a_silent_server_is_given_up_at_the_drain_timeout,
     a_second_stop_signal_cuts_the_request_short,
     localhost_reaches_127_0_0_1_when_the_resolver_gives_ipv6_first,
 );

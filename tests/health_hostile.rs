@@ -40,7 +40,7 @@ fn idle(port: u16, n: usize) -> Vec<TcpStream> {
 }
 
 /// Clients that send garbage, over and over, until dropped: random bytes,
-/// an endless header, bare line ends, a request line of NULs.
+/// an endless header, bare line ends, half a head then silence, NULs.
 struct Garbage {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<u64>>,
@@ -56,7 +56,7 @@ impl Garbage {
                     let mut sent = 0;
                     let mut x = 0x9e37_79b9_7f4a_7c15 ^ seed;
                     while !stop.load(Ordering::SeqCst) {
-                        let junk: Vec<u8> = match sent % 4 {
+                        let junk: Vec<u8> = match sent % 5 {
                             0 => (0..16_384)
                                 .map(|_| {
                                     x ^= x << 13;
@@ -67,6 +67,8 @@ impl Garbage {
                                 .collect(),
                             1 => b"GET / HTTP/1.1\r\nX: ".repeat(1000),
                             2 => b"\r\n".repeat(5000),
+                            // Half a head, then silence until closed.
+                            3 => b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec(),
                             _ => vec![0; 9000],
                         };
                         let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {

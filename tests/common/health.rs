@@ -288,6 +288,8 @@ pub enum Answer {
     Status(u16),
     /// Reads the request and never answers; holds the connection open.
     Never,
+    /// Answers 200, that long after the request.
+    Late(Duration),
 }
 
 /// An HTTP server on 127.0.0.1 in the test process: the app a liveness
@@ -424,6 +426,11 @@ fn serve(state: &Shared, mut stream: TcpStream) {
         {
             state.failed.fetch_add(1, Ordering::SeqCst);
             500
+        }
+        Answer::Late(delay) => {
+            thread::sleep(delay);
+            state.ok.fetch_add(1, Ordering::SeqCst);
+            200
         }
         Answer::Status(status) => {
             if status < 400 {
