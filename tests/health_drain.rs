@@ -118,7 +118,7 @@ fn the_request_comes_before_the_hook_and_the_forward(mode: Mode) {
         }
         let method = line.split(' ').next().unwrap();
         let said = format!("drain request {method} {url} answered 200");
-        assert!(stderr.contains(&said), "{said}: {stderr}");
+        assert_in_order(&stderr, &["received SIGTERM", &said, "drain hook"]);
     }
 }
 
@@ -132,9 +132,12 @@ fn a_failed_request_is_a_warning_and_the_stop_goes_on(mode: Mode) {
     let stderr = stop_cleanly(d);
     assert_eq!(log_order(&refused_log), IN_ORDER[1..]);
     let warning = format!("warning: drain request POST {url} failed: ");
-    assert!(stderr.contains(&warning), "{stderr}");
     assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
-    assert!(stderr.contains("; going on"), "{stderr}");
+    // One line per step, in the order of the steps.
+    assert_in_order(
+        &stderr,
+        &["received SIGTERM", &warning, "; going on", "drain hook"],
+    );
 
     let failed_log = dir.join("failed");
     let server = Upstream::start(Answer::Status(500), Some(&failed_log));
@@ -143,8 +146,7 @@ fn a_failed_request_is_a_warning_and_the_stop_goes_on(mode: Mode) {
     let stderr = stop_cleanly(d);
     assert_eq!(log_order(&failed_log), IN_ORDER);
     let warning = format!("warning: drain request GET {url} failed: ");
-    assert!(stderr.contains(&warning), "{stderr}");
-    assert!(stderr.contains("500"), "{stderr}");
+    assert_in_order(&stderr, &["received SIGTERM", &warning, "500"]);
 }
 
 /// drainit with `--drain-http POST URL`, `--drain-timeout TIMEOUT` and a

@@ -138,9 +138,10 @@ fn an_app_that_fails_and_recovers_is_never_stopped(mode: Mode) {
     for round in 1..=2 {
         upstream.fail_next(2);
         wait_for(
-            || (upstream.answered().1 == 2 * round).then_some(()),
+            || (upstream.answered().1 == 2 * round || !running(d.pid)).then_some(()),
             "two failed probes",
         );
+        assert!(running(d.pid), "round {round}: {}", d.stderr());
         // Enough intervals for a wrong count to reach 3 several times.
         passes(&upstream, 5);
         assert!(running(d.pid), "{}", d.stderr());

@@ -96,6 +96,17 @@ pub fn stop_cleanly(d: Drainit) -> String {
     log
 }
 
+/// Asserts that each of `texts` is in `log`, each after the one before.
+pub fn assert_in_order(log: &str, texts: &[&str]) {
+    let mut rest = log;
+    for text in texts {
+        let Some(at) = rest.find(text) else {
+            panic!("'{text}' not after the lines before it in:\n{log}");
+        };
+        rest = &rest[at + text.len()..];
+    }
+}
+
 /// Waits until drainit's stderr contains `text`.
 pub fn wait_logged(d: &Drainit, text: &str) {
     wait_for(
