@@ -263,20 +263,11 @@ fn localhost_reaches_127_0_0_1_when_the_resolver_gives_ipv6_first(mode: Mode) {
         "something listens on [::1]:{}",
         server.port
     );
-    let script = format!("mount --bind {} /etc/hosts && exec \"$@\"", hosts.display());
-    let in_new_ns = |mode: Mode| {
-        let mut argv = match mode {
-            // unshare --mount-proc has made a mount namespace already.
-            Mode::Pid1 => vec![],
-            Mode::Subreaper => words(&["unshare", "--mount"]),
-        };
-        argv.extend(words(&["sh", "-c", &script, "sh"]));
-        argv
-    };
+    let binds = [(hosts.as_path(), "/etc/hosts")];
     // The premise: the resolver gives ::1 first there.
-    let resolved = Command::new("unshare")
-        .args(["--mount"])
-        .args(in_new_ns(Mode::Pid1))
+    let wrapper = with_files(Mode::Subreaper, &binds);
+    let resolved = Command::new(&wrapper[0])
+        .args(&wrapper[1..])
         .args(["getent", "ahosts", "localhost"])
         .output()
         .unwrap();
@@ -285,7 +276,7 @@ fn localhost_reaches_127_0_0_1_when_the_resolver_gives_ipv6_first(mode: Mode) {
 
     let url = format!("http://localhost:{}/drain", server.port);
     let request = format!("POST {url}");
-    let d = start_in(mode, &request, false, &log, &[], in_new_ns(mode));
+    let d = start_in(mode, &request, false, &log, &[], with_files(mode, &binds));
     let stderr = stop_cleanly(d);
     assert_eq!(log_order(&log), IN_ORDER, "{stderr}");
     let said = format!("drain request POST {url} answered 200");

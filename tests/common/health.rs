@@ -175,6 +175,25 @@ pub fn start_app_with_endpoint(mode: Mode, options: &[&str], app_args: &[&str]) 
     (d, port)
 }
 
+/// A wrapper (`Start::wrapper`) that runs drainit in a mount namespace of
+/// its own where each `(file, over)` is bind-mounted over the path
+/// `over`, e.g. a test's own /etc/hosts. With `Mode::Pid1`, the one
+/// `unshare --mount-proc` makes; as the argv of a plain command, pass
+/// `Mode::Subreaper`.
+pub fn with_files(mode: Mode, binds: &[(&Path, &str)]) -> Vec<String> {
+    let mounts: Vec<String> = binds
+        .iter()
+        .map(|(file, over)| format!("mount --bind {} {over} && ", file.display()))
+        .collect();
+    let script = format!("{}exec \"$@\"", mounts.concat());
+    let mut argv = match mode {
+        Mode::Pid1 => vec![],
+        Mode::Subreaper => words(&["unshare", "--mount"]),
+    };
+    argv.extend(words(&["sh", "-c", &script, "sh"]));
+    argv
+}
+
 /// An HTTP response, read to the end of the stream.
 #[derive(Debug)]
 pub struct Reply {
