@@ -38,31 +38,17 @@ fn start_in(
         args.extend(words(&["--drain-http", request]));
     }
     args.extend(words(options));
-    args.extend(words(&[
-        "--",
-        &app,
-        "app",
-        "--log",
-        log,
-        "--exit-on",
-        "15=0",
-    ]));
     let env = if by_var {
         vec![("DRAINIT_DRAIN_HTTP", request)]
     } else {
         Vec::new()
     };
-    let d = Drainit::start_with(
-        mode,
-        &args,
-        Start {
-            env,
-            wrapper,
-            ..Start::default()
-        },
-    );
-    d.ready();
-    d
+    let opts = Start {
+        env,
+        wrapper,
+        ..Start::default()
+    };
+    start_app(mode, args, &["--log", log, "--exit-on", "15=0"], opts)
 }
 
 /// The order of a stop in which the request, the hook and the forward

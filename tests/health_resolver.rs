@@ -53,25 +53,17 @@ fn wrapper(mode: Mode) -> Vec<String> {
 
 /// drainit with `options` and the silent resolver, running the app.
 fn start(mode: Mode, options: &[&str], log: &std::path::Path) -> Drainit {
-    let app = health_fixture();
-    let mut args = words(options);
     let log = log.to_str().unwrap();
-    args.extend(words(&[
-        "--",
-        &app,
-        "app",
-        "--log",
-        log,
-        "--exit-on",
-        "15=0",
-    ]));
     let opts = Start {
         wrapper: wrapper(mode),
         ..Start::default()
     };
-    let d = Drainit::start_with(mode, &args, opts);
-    d.ready();
-    d
+    start_app(
+        mode,
+        words(options),
+        &["--log", log, "--exit-on", "15=0"],
+        opts,
+    )
 }
 
 /// Probes of a slow name back to back: each of 5 SIGUSR1s reaches the

@@ -25,7 +25,8 @@ const INTERVAL_MS: u64 = 200;
 const FAILURES: u64 = 3;
 
 /// drainit probing `url` every 200 ms, 3 failures in a row stopping the
-/// app, with a hook that logs its environment to `log`.
+/// app, with a hook that logs its environment to `log`; returns once
+/// the app is ready.
 fn start(mode: Mode, url: &str, timing: &[&str], log: &Path, app_args: &[&str]) -> Drainit {
     let app = health_fixture();
     let hook = format!("{app} hook --log {}", log.display());
@@ -42,9 +43,9 @@ fn start(mode: Mode, url: &str, timing: &[&str], log: &Path, app_args: &[&str]) 
         &hook,
     ]);
     args.extend(words(timing));
-    args.extend(words(&["--", &app, "app", "--log", log.to_str().unwrap()]));
-    args.extend(words(app_args));
-    Drainit::start(mode, &args)
+    let mut app_args = app_args.to_vec();
+    app_args.extend(["--log", log.to_str().unwrap()]);
+    start_app(mode, args, &app_args, Start::default())
 }
 
 /// Runs drainit against an app that never passes, `timing` adding e.g.
@@ -56,7 +57,6 @@ fn stopped_for_liveness(mode: Mode, url: &str, timing: &[&str], name: &str) -> D
     let log = dir.join("log");
     let started = now_ns();
     let d = start(mode, url, timing, &log, &["--exit-on", "15=0"]);
-    d.ready();
     d.expect_line("sig 15");
     let (status, stderr) = d.wait();
     assert_eq!(status.code(), Some(75), "{stderr}");
@@ -132,7 +132,6 @@ fn an_app_that_fails_and_recovers_is_never_stopped(mode: Mode) {
     let upstream = Upstream::start(Answer::Status(200), None);
     let url = upstream.url("/health");
     let d = start(mode, &url, &[], &log, &["--exit-on", "15=0"]);
-    d.ready();
     passes(&upstream, 2);
     assert_eq!(d.stderr(), "", "a healthy app logs nothing");
     for round in 1..=2 {
@@ -170,7 +169,6 @@ fn a_healthy_app_under_a_signal_storm_is_never_stopped(mode: Mode) {
     let counted = (libc::SIGRTMIN() + 1).to_string();
     let app_args = ["--exit-on", "15=0", "--count", &counted];
     let d = start(mode, &url, &[], &dir.join("log"), &app_args);
-    d.ready();
     let probes = upstream.connections();
     for burst in 1..=BURSTS {
         for _ in 0..PER_BURST - 1 {
@@ -207,7 +205,6 @@ fn an_app_ignoring_sigterm_is_killed_10_s_after_the_forward(mode: Mode) {
     let log = dir.join("log");
     let url = format!("tcp://127.0.0.1:{}", free_port());
     let d = start(mode, &url, &[], &log, &[]);
-    d.ready();
     d.expect_line("sig 15");
     let (status, stderr) = d.wait();
     let ended = now_ns();

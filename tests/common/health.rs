@@ -156,6 +156,17 @@ pub fn start_listening<'a>(
     panic!("no free port in 5 tries");
 }
 
+/// drainit with `options` running the fixture app with `app_args`;
+/// returns once the app is ready.
+pub fn start_app(mode: Mode, options: Vec<String>, app_args: &[&str], opts: Start) -> Drainit {
+    let mut args = options;
+    args.extend(words(&["--", &health_fixture(), "app"]));
+    args.extend(words(app_args));
+    let d = Drainit::start_with(mode, &args, opts);
+    d.ready();
+    d
+}
+
 /// drainit with `--ready-listen 127.0.0.1:PORT` and `options`, running
 /// the fixture app with `app_args`; returns once the app is ready.
 pub fn start_app_with_endpoint(mode: Mode, options: &[&str], app_args: &[&str]) -> (Drainit, u16) {
