@@ -33,11 +33,17 @@ pub enum Readiness {
     Draining,
 }
 
+/// How long accepting pauses after an error such as EMFILE, which would
+/// otherwise leave the listener readable and the loop spinning.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
 /// The listener and its open connections.
 pub struct ReadyServer {
     listener: TcpListener,
     connections: Vec<Connection>,
     readiness: Readiness,
+    /// Accepting resumes at this instant, after an error.
+    paused_until: Option<Instant>,
 }
 
 struct Connection {
@@ -55,6 +61,7 @@ impl ReadyServer {
             listener,
             connections: Vec::new(),
             readiness,
+            paused_until: None,
         })
     }
 
@@ -69,40 +76,43 @@ impl ReadyServer {
         self.readiness = readiness;
     }
 
-    /// The sockets to wait on: the listener, then each connection, all
-    /// for reading.
+    /// The sockets to wait on, all for reading: the listener (unless
+    /// accepting is paused) and each connection.
     pub fn wants(&self) -> impl Iterator<Item = (BorrowedFd<'_>, PollFlags)> {
-        std::iter::once(self.listener.as_fd())
+        let listener = self.paused_until.is_none().then(|| self.listener.as_fd());
+        listener
+            .into_iter()
             .chain(self.connections.iter().map(|c| c.stream.as_fd()))
             .map(|fd| (fd, PollFlags::POLLIN))
     }
 
-    /// The nearest head deadline.
+    /// The nearest head deadline, or the end of a pause in accepting.
     pub fn deadline(&self) -> Option<Instant> {
-        self.connections.iter().map(|c| c.deadline).min()
+        let heads = self.connections.iter().map(|c| c.deadline);
+        heads.chain(self.paused_until).min()
     }
 
-    /// Handles readiness of the sockets `wants` listed, in its order
-    /// (`ready[i]` for the i-th), then closes connections whose head is
-    /// late at `now`.
-    pub fn serve(&mut self, ready: &[bool], now: Instant) {
-        let mut index = 1;
+    /// Handles the sockets that `is_ready` says are ready, then closes
+    /// connections whose head is late at `now`. A socket said ready that
+    /// is not only costs a read that would block.
+    pub fn serve(&mut self, is_ready: impl Fn(RawFd) -> bool, now: Instant) {
+        let readiness = self.readiness;
         self.connections.retain_mut(|conn| {
-            let is_ready = ready.get(index).copied().unwrap_or(false);
-            index += 1;
-            if is_ready {
-                return conn.read_and_answer(self.readiness);
+            if is_ready(conn.stream.as_raw_fd()) {
+                return conn.read_and_answer(readiness);
             }
             conn.deadline > now
         });
-        if ready.first().copied().unwrap_or(false) {
+        if self.paused_until.is_none() && is_ready(self.listener.as_raw_fd()) {
             self.accept(now);
         }
     }
 
-    /// Closes connections whose head is late at `now`.
+    /// Closes connections whose head is late at `now`, and ends a pause
+    /// in accepting that is over.
     pub fn expire(&mut self, now: Instant) {
         self.connections.retain(|c| c.deadline > now);
+        self.paused_until = self.paused_until.filter(|&t| t > now);
     }
 
     fn accept(&mut self, now: Instant) {
@@ -122,9 +132,11 @@ impl ReadyServer {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // ECONNABORTED, EMFILE...: nothing to keep; try again later.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                // EMFILE, ENOBUFS...: the connection stays queued.
                 Err(e) => {
                     log::debug!("failed to accept a readiness connection: {e}");
+                    self.paused_until = Some(now + ACCEPT_PAUSE);
                     return;
                 }
             }

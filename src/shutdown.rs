@@ -235,39 +235,39 @@ impl Shutdown {
         }
     }
 
-    /// Feeds one event; returns the actions to perform, in order.
-    pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
-        let mut actions = Vec::new();
+    /// Feeds one event; appends the actions to perform, in order, to
+    /// `actions` (the caller's buffer, so that the signal path allocates
+    /// nothing).
+    pub fn handle(&mut self, event: Event, now: Instant, actions: &mut Vec<Action>) {
         match event {
             Event::Started => actions.push(Action::SetReadiness(match self.liveness {
                 Some(_) => Readiness::NotReady,
                 None => Readiness::Ready,
             })),
-            Event::Signal(sig) => self.on_signal(sig, now, &mut actions),
+            Event::Signal(sig) => self.on_signal(sig, now, actions),
             Event::RequestEnded => {
                 if let Phase::Requesting { until } = self.phase {
-                    self.start_hook(until, now, &mut actions);
+                    self.start_hook(until, now, actions);
                 }
             }
             Event::HookEnded => {
                 if let Phase::Draining { .. } = self.phase {
-                    self.after_hook(now, &mut actions);
+                    self.after_hook(now, actions);
                 }
             }
             Event::ProbeEnded(result) => {
                 if self.phase == Phase::Running {
-                    self.on_probe(result, now, &mut actions);
+                    self.on_probe(result, now, actions);
                 }
             }
-            Event::ChildExited(status) => self.on_child_exit(status, now, &mut actions),
+            Event::ChildExited(status) => self.on_child_exit(status, now, actions),
             Event::GroupGone => {
                 if let Phase::Lingering { status, .. } = self.phase {
-                    self.exit(status, &mut actions);
+                    self.exit(status, actions);
                 }
             }
-            Event::Tick => self.on_tick(now, &mut actions),
+            Event::Tick => self.on_tick(now, actions),
         }
-        actions
     }
 
     fn on_signal(&mut self, sig: Signal, now: Instant, actions: &mut Vec<Action>) {
@@ -576,7 +576,8 @@ mod tests {
         let mut machine = Shutdown::new(&policy, t0);
         for (i, (secs, event, want_actions, want_phase)) in steps.into_iter().enumerate() {
             let now = t0 + Duration::from_secs(secs);
-            let actions = machine.handle(event.clone(), now);
+            let mut actions = Vec::new();
+            machine.handle(event.clone(), now, &mut actions);
             assert_eq!(actions, want_actions, "step {i}: {event:?}");
             assert_eq!(machine.phase(), want_phase(t0), "step {i}: {event:?}");
         }

@@ -276,27 +276,23 @@ pub fn release_inherited(keep: &[RawFd]) {
     if let Err(e) = nix::unistd::chdir("/") {
         log::warn!("failed to change directory to /: {}", e.desc());
     }
-    let mut keep = keep.to_vec();
-    keep.sort_unstable();
-    // The ranges between the kept descriptors, from 3 up.
-    let mut first: libc::c_uint = 3;
-    let mut ranges = Vec::new();
-    for &fd in &keep {
-        let Ok(fd) = libc::c_uint::try_from(fd) else {
-            continue;
-        };
-        if fd > first {
-            ranges.push((first, fd - 1));
-        }
-        first = first.max(fd + 1);
-    }
-    ranges.push((first, libc::c_uint::MAX));
     // SAFETY: closing descriptors drainit does not use; its own are in
     // `keep`, or close-on-exec ones created later, or 0-2. A raw syscall:
     // musl has no close_range wrapper.
-    let closed = ranges
-        .iter()
-        .all(|&(lo, hi)| unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0 });
+    let close_range = |lo: RawFd, hi: libc::c_uint| unsafe {
+        libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0
+    };
+    // The ranges between the kept descriptors, from 3 up, lowest first
+    // (`keep` has at most two: no sort needed).
+    let mut first: RawFd = 3;
+    let mut closed = true;
+    while let Some(next) = keep.iter().copied().filter(|&fd| fd >= first).min() {
+        if next > first {
+            closed &= close_range(first, next.unsigned_abs() - 1);
+        }
+        first = next + 1;
+    }
+    closed &= close_range(first, libc::c_uint::MAX);
     if closed {
         return;
     }

@@ -13,11 +13,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
 use nix::poll::{PollFd, PollFlags};
 
 use crate::address::{Request, Target};
 use crate::config::Config;
-use crate::events::{InheritedMask, SignalSource};
+use crate::events::{InheritedMask, Received, SignalSource};
 use crate::http::{self, Answer, Exchange};
 use crate::liveness::Verdict;
 use crate::ready::ReadyServer;
@@ -56,6 +58,12 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
         ready: started.ready,
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
+        // Sized for the longest batch (a stop with everything on), so the
+        // signal path never allocates: on musl a first malloc costs more
+        // than the whole rest of the way to `kill`.
+        events: VecDeque::with_capacity(4),
+        actions: Vec::with_capacity(8),
+        outcomes: Vec::with_capacity(8),
     };
     supervisor.feed(Event::Started);
     supervisor.run()
@@ -79,6 +87,10 @@ struct Supervisor {
     ready: Option<ReadyServer>,
     exit: Option<i32>,
     self_pid: libc::pid_t,
+    /// `feed`'s buffers, kept between calls.
+    events: VecDeque<Event>,
+    actions: Vec<Action>,
+    outcomes: Vec<Outcome>,
 }
 
 /// The drain hook while it runs.
@@ -133,9 +145,10 @@ impl Supervisor {
         }
     }
 
-    /// Waits for a signal, a socket or `timeout`; returns the signal and,
-    /// for each socket in `sockets()` order, whether it is ready.
-    fn wait(&self, timeout: Option<Duration>) -> (Option<crate::events::Received>, Vec<bool>) {
+    /// Waits for a signal, a socket or `timeout`; returns the signal and
+    /// the descriptors found ready. Handling the signal may close or open
+    /// sockets, so readiness goes by descriptor, not by position.
+    fn wait(&self, timeout: Option<Duration>) -> (Option<Received>, Vec<RawFd>) {
         let mut fds: Vec<PollFd<'_>> = self
             .sockets()
             .map(|(fd, flags)| PollFd::new(fd, flags))
@@ -149,19 +162,15 @@ impl Supervisor {
         };
         let ready = fds
             .iter()
-            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
-            .collect::<Vec<_>>();
-        let ready = if ready.contains(&true) {
-            ready
-        } else {
-            Vec::new()
-        };
+            .filter(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|fd| fd.as_fd().as_raw_fd())
+            .collect();
         (received, ready)
     }
 
-    /// Every socket to watch: the readiness endpoint's, then the drain
-    /// request's, then the probe's.
-    fn sockets(&self) -> impl Iterator<Item = (std::os::fd::BorrowedFd<'_>, PollFlags)> {
+    /// Every socket to watch: the readiness endpoint's, the drain
+    /// request's, the probe's.
+    fn sockets(&self) -> impl Iterator<Item = (BorrowedFd<'_>, PollFlags)> {
         self.ready
             .iter()
             .flat_map(ReadyServer::wants)
@@ -170,22 +179,16 @@ impl Supervisor {
     }
 
     /// Acts on the sockets `wait` found ready.
-    fn serve(&mut self, ready: &[bool]) {
-        let now = Instant::now();
-        let mut rest = ready;
+    fn serve(&mut self, ready: &[RawFd]) {
+        let is_ready = |fd: RawFd| ready.contains(&fd);
         if let Some(server) = self.ready.as_mut() {
-            let n = server.wants().count();
-            server.serve(&rest[..n.min(rest.len())], now);
-            rest = &rest[n.min(rest.len())..];
+            server.serve(is_ready, Instant::now());
         }
-        if self.request.as_ref().is_some_and(|r| r.wants().is_some()) {
-            let is_ready = rest.first().copied().unwrap_or(false);
-            rest = rest.get(1..).unwrap_or(&[]);
-            if is_ready {
-                self.advance_request();
-            }
+        let socket = |e: &Exchange| e.wants().map(|(fd, _)| fd.as_raw_fd());
+        if self.request.as_ref().and_then(socket).is_some_and(is_ready) {
+            self.advance_request();
         }
-        if rest.first().copied().unwrap_or(false) {
+        if self.probe.as_ref().and_then(socket).is_some_and(is_ready) {
             self.advance_probe();
         }
     }
@@ -267,17 +270,23 @@ impl Supervisor {
     /// Feeds an event and performs the resulting actions, and those of any
     /// event they cause in turn.
     fn feed(&mut self, event: Event) {
-        let mut events = VecDeque::from([event]);
+        let mut events = std::mem::take(&mut self.events);
+        let mut actions = std::mem::take(&mut self.actions);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        events.push_back(event);
         while let Some(event) = events.pop_front() {
-            let actions = self.machine.handle(event, Instant::now());
-            let outcomes: Vec<Outcome> = actions
-                .iter()
-                .map(|action| self.perform(action, &mut events))
-                .collect();
-            for (action, outcome) in actions.iter().zip(outcomes) {
+            actions.clear();
+            self.machine.handle(event, Instant::now(), &mut actions);
+            for action in &actions {
+                outcomes.push(self.perform(action, &mut events));
+            }
+            for (action, outcome) in actions.iter().zip(outcomes.drain(..)) {
                 self.report(action, outcome);
             }
         }
+        self.events = events;
+        self.actions = actions;
+        self.outcomes = outcomes;
     }
 
     /// Makes the syscalls an action asks for; logs nothing.
