@@ -212,14 +212,28 @@ fn a_silent_server_is_given_up_at_the_drain_timeout(mode: Mode) {
     assert_eq!(log_order(&log)[0], "request");
 }
 
-/// A second stop signal while the request waits for an answer: the
-/// forward comes at once, and the hook is not run.
+/// A second stop signal while the request waits for an answer: step 3
+/// at once (the stop signal forwarded, the ready port closed), and the
+/// hook is not run.
 fn a_second_stop_signal_cuts_the_request_short(mode: Mode) {
     let dir = temp_dir(&format!("drain-second-{mode:?}"));
     let log = dir.join("log");
+    let log_s = log.to_str().unwrap();
     let server = Upstream::start(Answer::Never, Some(&log));
     let request = format!("DELETE {}", server.url("/registration"));
-    let d = start(mode, &request, false, &log, &["--drain-timeout", "60s"]);
+    let hook = format!("{} hook --log {log_s}", health_fixture());
+    let (d, port) = start_app_with_endpoint(
+        mode,
+        &[
+            "--drain-http",
+            &request,
+            "--drain-exec",
+            &hook,
+            "--drain-timeout",
+            "60s",
+        ],
+        &["--log", log_s, "--exit-on", "10=0"],
+    );
     d.signal(libc::SIGTERM);
     logged_at(&log, "request");
     let second = now_ns();
@@ -230,9 +244,12 @@ fn a_second_stop_signal_cuts_the_request_short(mode: Mode) {
         "{mode:?}: forwarded after {took:?}"
     );
     d.expect_line("sig 15");
+    assert!(refused(port), "step 3 not reached: {}", d.stderr());
+    d.signal(libc::SIGUSR1);
+    d.expect_line("sig 10");
     let (status, stderr) = d.wait();
     assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(log_order(&log), ["request", "sig 15"]);
+    assert_eq!(log_order(&log), ["request", "sig 15", "sig 10"]);
 }
 
 /// `localhost` where /etc/hosts (bind-mounted in a mount namespace of
