@@ -139,31 +139,24 @@ fn a_failed_request_is_a_warning_and_the_stop_goes_on(mode: Mode) {
 /// hook that never ends (its FIFO is never written), logging to `log`.
 fn start_with_endless_hook(mode: Mode, url: &str, timeout: &str, dir: &Path) -> Drainit {
     let log = dir.join("log");
-    let gate = fifo(dir, "gate");
-    let app = health_fixture();
     let log = log.to_str().unwrap();
-    let hook = format!("{app} hook --log {log} --wait {}", gate.display());
-    let request = format!("POST {url}");
-    let d = Drainit::start(
-        mode,
-        &[
-            "--drain-http",
-            &request,
-            "--drain-exec",
-            &hook,
-            "--drain-timeout",
-            timeout,
-            "--",
-            &app,
-            "app",
-            "--log",
-            log,
-            "--exit-on",
-            "15=0",
-        ],
+    let gate = fifo(dir, "gate");
+    let hook = format!(
+        "{} hook --log {log} --wait {}",
+        health_fixture(),
+        gate.display()
     );
-    d.ready();
-    d
+    let request = format!("POST {url}");
+    let options = [
+        "--drain-http",
+        &request,
+        "--drain-exec",
+        &hook,
+        "--drain-timeout",
+        timeout,
+    ];
+    let app_args = ["--log", log, "--exit-on", "15=0"];
+    start_app(mode, words(&options), &app_args, Start::default())
 }
 
 /// The time from the stop signal to the forward, and drainit's log.
