@@ -157,6 +157,49 @@ fn an_app_that_fails_and_recovers_is_never_stopped(mode: Mode) {
     assert!(log_lines(&log).contains(&"env DRAINIT_REASON=signal".to_string()));
 }
 
+/// drainit with `options` probing a healthy app (exiting 0 on SIGTERM),
+/// once a probe has passed.
+fn passed_once(mode: Mode, options: &[&str]) -> (Drainit, Upstream) {
+    let dir = temp_dir(&format!("passed-once-{mode:?}-{}", options.concat()));
+    let upstream = Upstream::start(Answer::Status(200), None);
+    let app_args = ["--exit-on", "15=0"];
+    let d = start(
+        mode,
+        &upstream.url("/"),
+        options,
+        &dir.join("log"),
+        &app_args,
+    );
+    passes(&upstream, 1);
+    (d, upstream)
+}
+
+/// `--liveness-start 60s`, but the app passes once, then fails: a pass
+/// ends the start period, so 3 failures stop it at once. With `-v`,
+/// each probe has its line.
+fn a_pass_ends_the_start_period(mode: Mode) {
+    let (d, upstream) = passed_once(mode, &["--liveness-start", "60s", "-v"]);
+    upstream.fail_next(1000);
+    d.expect_line("sig 15");
+    let (status, stderr) = d.wait();
+    assert_eq!(status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("liveness probe passed"), "{stderr}");
+    assert!(stderr.contains("3 probes failed in a row"), "{stderr}");
+}
+
+/// Once a stop begins, no probe is made: none during a 1 s pre-stop
+/// sleep (5 intervals).
+fn probing_stops_when_a_stop_begins(mode: Mode) {
+    let (d, upstream) = passed_once(mode, &["--prestop-sleep", "1s"]);
+    d.signal(libc::SIGTERM);
+    wait_logged(&d, "sleep");
+    // A probe started just before the stop may still be on its way.
+    let at_stop = upstream.heads().len() + 1;
+    d.expect_line("sig 15");
+    assert!(upstream.heads().len() <= at_stop, "probed during the sleep");
+    assert_eq!(d.exit_code(), 0);
+}
+
 /// 10,000 realtime signals in 20 bursts, each ended by a SIGRTMAX marker
 /// that makes the app print its count, each sent while a probe waits for
 /// its answer (the app answers 100 ms late): every signal arrives, every
@@ -221,6 +264,8 @@ fn an_app_ignoring_sigterm_is_killed_10_s_after_the_forward(mode: Mode) {
 
 both_modes!(
     a_hung_app_is_stopped_after_the_start_period,
+    a_pass_ends_the_start_period,
+    probing_stops_when_a_stop_begins,
     a_refusing_app_is_stopped,
     an_app_that_fails_and_recovers_is_never_stopped,
     a_healthy_app_under_a_signal_storm_is_never_stopped,
