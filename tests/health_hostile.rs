@@ -139,17 +139,32 @@ fn the_flood_delays_neither_the_sleep_nor_the_forward(mode: Mode) {
 }
 
 /// The flood, then a stop with a long sleep: a new request during the
-/// sleep is answered 503; a second stop signal forwards at once.
+/// sleep is answered 503, drainit's memory stays within bounds; a second
+/// stop signal forwards at once.
 fn a_new_request_is_answered_during_the_sleep_under_the_flood(mode: Mode) {
     raise_nofile(10_000);
     let dir = temp_dir(&format!("flood-sleep-{mode:?}"));
     let log = dir.join("log");
     let (d, port) = start(mode, "60s", &log);
+    let kib = |field| {
+        status_field(d.pid, field)
+            .unwrap()
+            .trim_end_matches(" kB")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = kib("VmRSS");
     let garbage = Garbage::start(port);
     let idle = idle(port, 1000);
     d.signal(libc::SIGTERM);
     wait_logged(&d, "sleep");
     answered_amid_the_flood(port, 503, "draining\n");
+    // Bounded memory: 64 heads of 8 KiB at the most, and no more.
+    let peak = kib("VmHWM");
+    assert!(
+        peak < before + 4096,
+        "{mode:?}: {before} kB, then a peak of {peak} kB"
+    );
     let second = Instant::now();
     d.signal(libc::SIGTERM);
     d.expect_line("sig 15");

@@ -56,7 +56,8 @@ fn stopped_for_liveness(mode: Mode, url: &str, timing: &[&str], name: &str) -> D
     let dir = temp_dir(&format!("{name}-{mode:?}"));
     let log = dir.join("log");
     let started = now_ns();
-    let d = start(mode, url, timing, &log, &["--exit-on", "15=0"]);
+    // The app's own status (3) is logged; drainit exits 75 whatever it is.
+    let d = start(mode, url, timing, &log, &["--exit-on", "15=3"]);
     d.expect_line("sig 15");
     let (status, stderr) = d.wait();
     assert_eq!(status.code(), Some(75), "{stderr}");
@@ -246,24 +247,41 @@ fn send_queued(pid: i32, sig: i32) {
 /// The app ignores SIGTERM: 10 s after it got it (no `--grace`), the
 /// group is killed, and drainit still exits 75.
 fn an_app_ignoring_sigterm_is_killed_10_s_after_the_forward(mode: Mode) {
-    let dir = temp_dir(&format!("ignores-{mode:?}"));
-    let log = dir.join("log");
-    let url = format!("tcp://127.0.0.1:{}", free_port());
-    let d = start(mode, &url, &[], &log, &[]);
-    d.expect_line("sig 15");
-    let (status, stderr) = d.wait();
-    let ended = now_ns();
-    assert_eq!(status.code(), Some(75), "{stderr}");
-    let took = span(logged_at(&log, "sig 15"), ended);
+    let took = killed_after_the_forward(mode, &[]);
     assert!(
         took >= Duration::from_millis(9900) && took <= Duration::from_secs(15),
         "{mode:?}: killed {took:?} after the forward"
     );
+}
+
+/// `--grace 1s` replaces the 10 s.
+fn with_grace_the_kill_comes_at_the_grace(mode: Mode) {
+    let took = killed_after_the_forward(mode, &["--grace", "1s"]);
+    assert!(
+        took >= Duration::from_millis(900) && took <= Duration::from_secs(5),
+        "{mode:?}: killed {took:?} after the forward"
+    );
+}
+
+/// A refusing app that ignores SIGTERM, stopped for liveness with
+/// `options`: exit 75, a SIGKILL logged; how long after the app got
+/// SIGTERM drainit ended.
+fn killed_after_the_forward(mode: Mode, options: &[&str]) -> Duration {
+    let dir = temp_dir(&format!("ignores-{mode:?}-{}", options.concat()));
+    let log = dir.join("log");
+    let url = format!("tcp://127.0.0.1:{}", free_port());
+    let d = start(mode, &url, options, &log, &[]);
+    d.expect_line("sig 15");
+    let (status, stderr) = d.wait();
+    let ended = now_ns();
+    assert_eq!(status.code(), Some(75), "{stderr}");
     assert!(stderr.contains("SIGKILL"), "{stderr}");
+    span(logged_at(&log, "sig 15"), ended)
 }
 
 both_modes!(
     a_hung_app_is_stopped_after_the_start_period,
+    with_grace_the_kill_comes_at_the_grace,
     a_pass_ends_the_start_period,
     probing_stops_when_a_stop_begins,
     a_refusing_app_is_stopped,
