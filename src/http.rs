@@ -224,7 +224,7 @@ fn read_some(stream: &mut TcpStream, head: &mut Vec<u8>) -> io::Result<usize> {
 
 /// The status of an answer's head, once its status line is complete;
 /// `None` while more is needed.
-fn status(head: &[u8]) -> Option<Result<Answer, String>> {
+pub fn status(head: &[u8]) -> Option<Result<Answer, String>> {
     let mut headers = [httparse::EMPTY_HEADER; 16];
     let mut response = httparse::Response::new(&mut headers);
     // httparse fills `code` as soon as the status line is parsed, even

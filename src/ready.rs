@@ -156,20 +156,41 @@ impl Connection {
             Err(e) => return e.kind() == io::ErrorKind::WouldBlock,
         };
         self.head.extend_from_slice(&buf[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&self.head) {
-            Ok(httparse::Status::Complete(_)) => {
-                let head_only = request.method == Some("HEAD");
+        match parse_head(&self.head) {
+            Head::Complete { head_only } => {
                 // The answer is under 200 bytes and the socket's send
                 // buffer is empty: one write sends it whole, or the
                 // client is gone.
                 let _ = self.stream.write(response(readiness, head_only).as_bytes());
                 false
             }
-            Ok(httparse::Status::Partial) => self.head.len() < MAX_HEAD,
-            Err(_) => false,
+            Head::Partial => self.head.len() < MAX_HEAD,
+            Head::Bad => false,
         }
+    }
+}
+
+/// How far a request head has arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// Complete; `head_only` for a HEAD request (no body in the answer).
+    Complete { head_only: bool },
+    /// More is needed.
+    Partial,
+    /// Not HTTP: the connection is closed without an answer.
+    Bad,
+}
+
+/// Reads a request head as far as it has arrived.
+pub fn parse_head(head: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => Head::Complete {
+            head_only: request.method == Some("HEAD"),
+        },
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Bad,
     }
 }
 
@@ -190,6 +211,21 @@ fn response(readiness: Readiness, head_only: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_are_complete_partial_or_bad() {
+        assert_eq!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Head::Complete { head_only: false }
+        );
+        assert_eq!(
+            parse_head(b"HEAD /ready HTTP/1.0\r\n\r\n"),
+            Head::Complete { head_only: true }
+        );
+        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nHost"), Head::Partial);
+        assert_eq!(parse_head(b""), Head::Partial);
+        assert_eq!(parse_head(b"\x16\x03\x01 TLS hello"), Head::Bad);
+    }
 
     #[test]
     fn responses_say_the_readiness_and_head_has_no_body() {
