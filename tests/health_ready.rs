@@ -7,6 +7,7 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use common::health::*;
 use common::*;
@@ -71,8 +72,9 @@ fn ready_then_draining_then_refused(mode: Mode) {
 
     d.expect_line("sig 15");
     assert!(
-        refused(port),
-        "the listener is still open after the forward"
+        refused_within(port, Duration::from_millis(200)),
+        "the listener is still open after the forward: {}",
+        d.stderr()
     );
     assert!(running(d.pid), "drainit waits for the child");
     d.signal(libc::SIGUSR1);

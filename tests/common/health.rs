@@ -292,6 +292,22 @@ pub fn refused(port: u16) -> bool {
     )
 }
 
+/// Polls until a connect to 127.0.0.1:port is refused, for at most
+/// `bound`: drainit closes its listener right after it forwards the stop
+/// signal, so the app may see the signal a moment before.
+pub fn refused_within(port: u16, bound: Duration) -> bool {
+    let end = std::time::Instant::now() + bound;
+    loop {
+        if refused(port) {
+            return true;
+        }
+        if std::time::Instant::now() > end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Raises this process's RLIMIT_NOFILE soft limit to at least `n`.
 pub fn raise_nofile(n: u64) {
     let mut lim = libc::rlimit {
