@@ -82,17 +82,7 @@ fn a_slow_name_to_probe_delays_no_signal(mode: Mode) {
         "1000",
     ];
     let d = start(mode, &options, &dir.join("log"));
-    for _ in 0..5 {
-        let sent = Instant::now();
-        d.signal(libc::SIGUSR1);
-        d.expect_line("sig 10");
-        let took = sent.elapsed();
-        assert!(
-            took < Duration::from_millis(500),
-            "{mode:?}: SIGUSR1 forwarded after {took:?}\n{}",
-            d.stderr()
-        );
-    }
+    assert_forwarded_at_once(&d, 5);
     stop_cleanly(d);
 }
 

@@ -102,6 +102,35 @@ fn a_hung_app_is_stopped_after_the_start_period(mode: Mode) {
     );
 }
 
+/// Probes that hang for their whole 5 s time-out, back to back: each
+/// SIGUSR1 is forwarded at once, and a stop's 500 ms pre-stop sleep ends
+/// on time.
+fn a_hanging_probe_delays_no_signal_and_no_deadline(mode: Mode) {
+    let dir = temp_dir(&format!("hanging-{mode:?}"));
+    let log = dir.join("log");
+    let hung = FullBacklog::new();
+    let url = format!("tcp://127.0.0.1:{}", hung.port);
+    let timing = [
+        "--liveness-timeout",
+        "5s",
+        "--liveness-start",
+        "1h",
+        "--prestop-sleep",
+        "500ms",
+    ];
+    let d = start(mode, &url, &timing, &log, &["--exit-on", "15=0"]);
+    assert_forwarded_at_once(&d, 5);
+    let sent = now_ns();
+    d.signal(libc::SIGTERM);
+    let took = span(sent, logged_at(&log, "sig 15"));
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_millis(1000),
+        "{mode:?}: forwarded {took:?} after the stop signal"
+    );
+    d.expect_line("sig 15");
+    assert_eq!(d.exit_code(), 0);
+}
+
 /// Nothing listens: each probe is refused at once.
 fn a_refusing_app_is_stopped(mode: Mode) {
     let url = format!("http://127.0.0.1:{}/health", free_port());
@@ -281,6 +310,7 @@ fn killed_after_the_forward(mode: Mode, options: &[&str]) -> Duration {
 
 both_modes!(
     a_hung_app_is_stopped_after_the_start_period,
+    a_hanging_probe_delays_no_signal_and_no_deadline,
     with_grace_the_kill_comes_at_the_grace,
     a_pass_ends_the_start_period,
     probing_stops_when_a_stop_begins,

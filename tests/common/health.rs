@@ -107,6 +107,22 @@ pub fn assert_in_order(log: &str, texts: &[&str]) {
     }
 }
 
+/// Sends SIGUSR1 to drainit `times` times; the fixture app prints each
+/// (`sig 10`) within 500 ms.
+pub fn assert_forwarded_at_once(d: &Drainit, times: usize) {
+    for _ in 0..times {
+        let sent = std::time::Instant::now();
+        d.signal(libc::SIGUSR1);
+        d.expect_line("sig 10");
+        let took = sent.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "SIGUSR1 forwarded after {took:?}\n{}",
+            d.stderr()
+        );
+    }
+}
+
 /// Waits until drainit's stderr contains `text`.
 pub fn wait_logged(d: &Drainit, text: &str) {
     wait_for(
