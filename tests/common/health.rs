@@ -379,7 +379,6 @@ struct Shared {
     answer: Mutex<Answer>,
     /// How many of the next requests get a 500 instead.
     fail_next: AtomicU32,
-    connections: AtomicU64,
     ok: AtomicU64,
     failed: AtomicU64,
     heads: Mutex<Vec<String>>,
@@ -395,7 +394,6 @@ impl Upstream {
         let shared = Arc::new(Shared {
             answer: Mutex::new(answer),
             fail_next: AtomicU32::new(0),
-            connections: AtomicU64::new(0),
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             heads: Mutex::new(Vec::new()),
@@ -410,7 +408,6 @@ impl Upstream {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                state.connections.fetch_add(1, Ordering::SeqCst);
                 let state = state.clone();
                 thread::spawn(move || serve(&state, stream));
             }
@@ -430,11 +427,6 @@ impl Upstream {
     /// The next `n` requests get a 500.
     pub fn fail_next(&self, n: u32) {
         self.shared.fail_next.store(n, Ordering::SeqCst);
-    }
-
-    /// Connections accepted so far (a tcp:// probe is one).
-    pub fn connections(&self) -> u64 {
-        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Requests answered with a success, and with a 500 from `fail_next`.
