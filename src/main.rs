@@ -21,6 +21,7 @@ mod http;
 mod liveness;
 mod ready;
 mod reaper;
+mod resolve;
 mod rewrite;
 mod shutdown;
 mod signals;

@@ -108,6 +108,8 @@ enum Outcome {
     Sent(bool),
     /// The hook's pid, or why it did not start.
     Hook(io::Result<libc::pid_t>),
+    /// The drain request ended as soon as it started.
+    Request(Result<Answer, String>),
 }
 
 impl Supervisor {
@@ -194,18 +196,20 @@ impl Supervisor {
     }
 
     fn advance_request(&mut self) {
-        if self.poll_request() {
+        if let Some(result) = self.poll_request() {
+            self.log_request(result);
             self.feed(Event::RequestEnded);
         }
     }
 
-    /// Moves the drain request on; true (and its outcome logged) once it
-    /// is over.
-    fn poll_request(&mut self) -> bool {
-        let Some(result) = self.request.as_mut().and_then(Exchange::advance) else {
-            return false;
-        };
+    /// Moves the drain request on; its result once it is over.
+    fn poll_request(&mut self) -> Option<Result<Answer, String>> {
+        let result = self.request.as_mut().and_then(Exchange::advance)?;
         self.request = None;
+        Some(result)
+    }
+
+    fn log_request(&self, result: Result<Answer, String>) {
         let request = self.drain_http.as_ref().map(ToString::to_string);
         let request = request.unwrap_or_default();
         match result {
@@ -218,7 +222,6 @@ impl Supervisor {
             Ok(Answer::Connected) => {}
             Err(cause) => warn!("drain request {request} failed: {cause}; going on"),
         }
-        true
     }
 
     fn advance_probe(&mut self) {
@@ -312,9 +315,10 @@ impl Supervisor {
             Action::CloseReadiness => self.ready = None,
             Action::StartRequest => {
                 self.request = self.drain_http.as_ref().map(Exchange::request);
-                // Resolution or every connect may already have failed.
-                if self.poll_request() {
+                // Every connect may already have been refused.
+                if let Some(result) = self.poll_request() {
                     events.push_back(Event::RequestEnded);
+                    return Outcome::Request(result);
                 }
             }
             Action::CancelRequest(_) => self.request = None,
@@ -372,6 +376,7 @@ impl Supervisor {
                     info!("starting the shutdown sequence ({signal} after the hook)")
                 }
             },
+            (Action::StartRequest, Outcome::Request(result)) => self.log_request(result),
             (Action::CancelRequest(cut), _) => match cut {
                 Cut::TimedOut(t) => warn!("drain request timed out after {t:?}; going on"),
                 Cut::SecondStop => {
