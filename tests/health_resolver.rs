@@ -67,7 +67,8 @@ fn start(mode: Mode, options: &[&str], log: &std::path::Path) -> Drainit {
 }
 
 /// Probes of a slow name back to back: each of 5 SIGUSR1s reaches the
-/// app within 500 ms, and each probe fails at its 300 ms time-out.
+/// app within 500 ms, each probe fails at its 300 ms time-out, and its
+/// lookup with it.
 fn a_slow_name_to_probe_delays_no_signal(mode: Mode) {
     let dir = temp_dir(&format!("slow-probe-{mode:?}"));
     let url = format!("http://{SLOW}:8080/health");
@@ -83,6 +84,13 @@ fn a_slow_name_to_probe_delays_no_signal(mode: Mode) {
     ];
     let d = start(mode, &options, &dir.join("log"));
     assert_forwarded_at_once(&d, 5);
+    wait_logged(&d, "liveness probe failed (3 of 1000)");
+    // A lookup given up with its probe is not left running: drainit's
+    // children are the app and at most the current lookup.
+    wait_for(
+        || (children(d.pid).len() <= 2).then_some(()),
+        "no lookups piling up",
+    );
     stop_cleanly(d);
 }
 
