@@ -28,7 +28,7 @@ use crate::signals::Signal;
 use crate::startup::Started;
 use crate::status::ChildStatus;
 use crate::target::{SignalTarget, kill};
-use crate::{reaper, spawn};
+use crate::{job_control, reaper, spawn, words};
 
 /// While only the rest of the child's group is awaited, how often drainit
 /// checks that it is still there. Its last member may be reaped by a parent
@@ -126,8 +126,16 @@ impl Supervisor {
                 let own = r.sender == self.self_pid && r.code == libc::SI_USER;
                 if r.signal == Signal::CHLD {
                     self.reap();
-                } else if !own {
+                    job_control::after_reap(self.child, self.self_pid);
+                } else if !own && !r.signal.is_raised_fault(r.code) {
+                    job_control::before_forward(r.signal, self.child);
                     self.feed(Event::Signal(r.signal));
+                    job_control::after_forward(
+                        r.signal,
+                        self.stop_signal,
+                        self.child,
+                        self.self_pid,
+                    );
                 }
             }
             if !ready.is_empty() {
@@ -378,7 +386,13 @@ impl Supervisor {
             },
             (Action::StartRequest, Outcome::Request(result)) => self.log_request(result),
             (Action::CancelRequest(cut), _) => match cut {
-                Cut::TimedOut(t) => warn!("drain request timed out after {t:?}; going on"),
+                Cut::TimedOut(t) => warn!(
+                    "drain request {} failed: timed out after {t:?}; going on",
+                    self.drain_http
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
                 Cut::SecondStop => {
                     info!("second stop signal: abandoned the drain request; forwarding at once")
                 }
@@ -386,13 +400,13 @@ impl Supervisor {
             },
             (Action::StartHook(_), Outcome::Hook(Ok(pid))) => {
                 info!(
-                    "running drain hook {} (pid {pid})",
-                    quoted(&self.hook_words)
+                    "running drain hook: {} (pid {pid})",
+                    words::quote(&self.hook_words)
                 )
             }
             (Action::StartHook(_), Outcome::Hook(Err(e))) => warn!(
                 "failed to run drain hook {}: {}; going on",
-                quoted(&self.hook_words),
+                words::quote(&self.hook_words),
                 http::describe(&e)
             ),
             (Action::KillHook(cut), _) => match cut {
@@ -444,10 +458,16 @@ impl Supervisor {
             },
             (Action::Probed(verdict), _) => log_verdict(verdict),
             (Action::Exit { status, code, loud }, _) => {
-                if *loud {
-                    info!("child {status}; exiting with {code}");
+                let own = status.exit_code();
+                let why = if *code == 0 && own != 0 {
+                    format!(" ({own} is a success code)")
                 } else {
-                    debug!("child {status}; exiting with {code}");
+                    String::new()
+                };
+                if *loud {
+                    info!("child {status}; exiting with {code}{why}");
+                } else {
+                    debug!("child {status}; exiting with {code}{why}");
                 }
             }
             _ => {}
@@ -480,9 +500,4 @@ fn log_verdict(verdict: &Verdict) {
             warn!("liveness: {of} probes failed in a row: stopping the app");
         }
     }
-}
-
-/// The hook's words for log lines.
-fn quoted(words: &[String]) -> String {
-    format!("'{}'", words.join(" "))
 }

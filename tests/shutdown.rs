@@ -89,7 +89,7 @@ fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd() {
         assert_eq!(steps.len(), 6, "{stderr}");
         assert!(steps[0].starts_with("drainit: received SIGTERM: starting the shutdown sequence"));
         assert!(
-            steps[1].starts_with("drainit: running drain hook '"),
+            steps[1].starts_with("drainit: running drain hook: "),
             "{stderr}"
         );
         assert_eq!(steps[2], "drainit: drain hook finished");
@@ -175,7 +175,7 @@ fn a_failing_or_missing_hook_is_logged_and_the_stop_goes_on() {
         ),
         (
             "/no/such/hook",
-            "failed to run drain hook '/no/such/hook': No such file or directory; going on",
+            "failed to run drain hook /no/such/hook: No such file or directory; going on",
         ),
     ] {
         let d = Drainit::start(

@@ -4,6 +4,8 @@
 //! deadlines, and sends it real signals. Needs root and util-linux.
 #![allow(dead_code)]
 
+pub mod health;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -21,23 +23,27 @@ pub fn drainit_bin() -> &'static str {
     env!("CARGO_BIN_EXE_drainit")
 }
 
-/// The test fixture (examples/fixture.rs). A plain `cargo test` builds
-/// it; `cargo test --test NAME` does not, so it is built here then.
+/// The test fixture (examples/fixture.rs).
 pub fn fixture() -> String {
-    static BUILD: std::sync::Once = std::sync::Once::new();
+    example("fixture")
+}
+
+/// A fixture program of examples/. A plain `cargo test` builds them;
+/// `cargo test --test NAME` does not, so it is built here then.
+pub fn example(name: &str) -> String {
+    static BUILD: Mutex<()> = Mutex::new(());
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join("fixture");
-    BUILD.call_once(|| {
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let ok = Command::new(cargo)
-                .args(["build", "--example", "fixture"])
-                .status()
-                .unwrap();
-            assert!(ok.success(), "building the fixture failed");
-        }
-    });
+    let path = dir.join("examples").join(name);
+    let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "building the fixture {name} failed");
+    }
     path.to_string_lossy().into_owned()
 }
 
@@ -119,20 +125,7 @@ impl Drainit {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let mut err_pipe = process.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = collect_text(process.stderr.take().unwrap());
         let outer = process.id() as i32;
         // Wrappers exec drainit, keeping their pid. Under unshare, drainit
         // is its child; one that exits at once may be gone before it is
@@ -263,6 +256,26 @@ impl Drop for Drainit {
             let _ = self.process.wait();
         }
     }
+}
+
+/// Everything `reader` gives until it ends (EOF or an error, e.g. EIO from
+/// a pty whose other side is gone), gathered as text by a thread, which
+/// holds the second reference until then.
+pub fn collect_text(mut reader: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
 }
 
 pub fn send(pid: i32, sig: i32) {
