@@ -365,6 +365,7 @@ fn a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short() {
         d.ready();
         let t0 = Instant::now();
         d.signal(libc::SIGTERM);
+        d.expect_line("sig 15");
         d.expect_line("draining");
         d.expect_line("drained");
         let (status, log) = d.wait();
@@ -387,6 +388,7 @@ fn a_child_that_exits_by_itself_gets_its_group_stopped() {
         d.signal(libc::SIGUSR1);
         d.expect_line("a sig 10");
         d.expect_line("a sig 15");
+        d.expect_line("a draining");
         d.expect_line("a drained");
         let (status, log) = d.wait();
         assert_eq!(status.code(), Some(7), "{log}");

@@ -156,31 +156,53 @@ impl Drainit {
         }
     }
 
-    /// Reads lines until one satisfies `pred`; panics at the deadline.
+    /// The next line, which must satisfy `pred`: strict, so that a stray
+    /// line (a signal forwarded where none should be) fails the test.
+    /// Panics at the deadline.
     pub fn expect(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + DEADLINE;
+        let line = self.next_line(what);
+        assert!(
+            pred(&line),
+            "want {what}, got the line {line:?}; stderr:\n{}",
+            self.stderr()
+        );
+        line
+    }
+
+    /// Reads lines until one satisfies `pred`: for output the test does not
+    /// check line by line (say why at the call). Returns the lines skipped
+    /// and the one found.
+    pub fn skip_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> (Vec<String>, String) {
+        let mut skipped = Vec::new();
         loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if pred(&line) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no line {what} within {DEADLINE:?}; stderr:\n{}",
-                    self.stderr()
-                ),
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("output ended before {what}; stderr:\n{}", self.stderr())
-                }
+            let line = self.next_line(what);
+            if pred(&line) {
+                return (skipped, line);
+            }
+            skipped.push(line);
+        }
+    }
+
+    /// The next line of output, within the deadline.
+    fn next_line(&self, what: &str) -> String {
+        match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no line ({what}) within {DEADLINE:?}; stderr:\n{}",
+                self.stderr()
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("output ended before {what}; stderr:\n{}", self.stderr())
             }
         }
     }
 
-    /// Waits for the exact line.
+    /// The next line, which must be exactly `want`.
     pub fn expect_line(&self, want: &str) -> String {
         self.expect(&format!("'{want}'"), |l| l == want)
     }
 
-    /// Waits for `ready <pid>`; returns the fixture's pid as the test sees
+    /// The next line must be `[NAME ]ready <pid>`; returns the fixture's pid as the test sees
     /// it (its pid inside the namespace is not the test's).
     pub fn ready(&self) -> i32 {
         self.expect("ready", |l| {
