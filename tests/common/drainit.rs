@@ -72,6 +72,8 @@ impl Drainit {
         Drainit::start_with(mode, args, Start::default())
     }
 
+    /// Starts `drainit ARGS...` with `opts`: its environment (with every
+    /// `DRAINIT_*` of the test's own scrubbed), directory, wrapper, stdin.
     pub fn start_with<S: AsRef<OsStr>>(mode: Mode, args: &[S], opts: Start) -> Drainit {
         let mut cmd = match mode {
             Mode::Pid1 => {
