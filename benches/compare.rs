@@ -29,10 +29,8 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{children, scrub_env, state, static_build, target_installed};
-
-const TARGET: &str = "x86_64-unknown-linux-gnu";
-const MUSL: &str = "x86_64-unknown-linux-musl";
+use common::build::{Build, musl_available, static_binary};
+use common::{children, scrub_env, state};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -106,13 +104,13 @@ impl Init {
 fn inits() -> Vec<Init> {
     let mut inits = vec![Init {
         name: "drainit",
-        path: static_build(TARGET).join("drainit"),
+        path: static_binary(Build::Shipped, &[]),
         args: &["--"],
     }];
-    if target_installed(MUSL) {
+    if musl_available() {
         inits.push(Init {
             name: "drainit-musl",
-            path: static_build(MUSL).join("drainit"),
+            path: static_binary(Build::Musl, &[]),
             args: &["--"],
         });
     }
@@ -371,7 +369,7 @@ fn size(inits: &[Init], report: &mut Report) {
         let bytes = fs::metadata(&init.path).map(|m| m.len()).unwrap_or(0);
         report.add("size on disk", "KiB", init.name, bytes as f64 / 1024.0);
     }
-    if !target_installed(MUSL) {
+    if !musl_available() {
         report.notes.push(
             "drainit is the static-glibc build; the musl target is not installed, \
              so no drainit-musl was measured"

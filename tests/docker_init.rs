@@ -7,13 +7,13 @@ mod common;
 use std::time::Duration;
 
 use common::docker::*;
-use common::static_binary;
+use common::{Build, static_binary};
 
 #[test]
 fn drainit_as_dockers_init_with_init_path() {
     require_docker!();
     let base = base_image();
-    let daemon = Dockerd::start(&static_binary("drainit"));
+    let daemon = Dockerd::start(&static_binary(Build::Shipped, &[]));
     let archive = daemon.dir.join("base.tar");
     let archive = archive.to_str().unwrap();
     docker_ok(&["save", "-o", archive, base]);

@@ -9,7 +9,7 @@ use std::fs;
 use std::time::Duration;
 
 use common::docker::*;
-use common::static_binary;
+use common::{Build, static_binary};
 
 /// The prebuilt variant builds, and drainit is PID 1 in front of the command.
 #[test]
@@ -25,7 +25,9 @@ fn prebuilt_dockerfile_runs_drainit_as_pid_1() {
         pid1.contains("/drainit -- /bin/ps -o pid,args"),
         "PID 1 is not drainit: {pid1}"
     );
-    let size = fs::metadata(static_binary("drainit")).unwrap().len();
+    let size = fs::metadata(static_binary(Build::Shipped, &[]))
+        .unwrap()
+        .len();
     eprintln!("static-drainit-size {size} bytes");
 }
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::docker::{Container, build_image, docker, unique};
 use common::haproxy::{Fields, Haproxy, free_ports, http_status};
-use common::{DEADLINE, REPO, children, line_reader, poll, static_binary, wait_for};
+use common::{Build, DEADLINE, REPO, children, line_reader, poll, static_binary, wait_for};
 
 /// Load before the stop, and after it.
 const BEFORE_STOP: Duration = Duration::from_secs(2);
@@ -108,10 +108,12 @@ const BUSYBOX: &str = "/bin/busybox";
 
 /// drainit and both fixtures, built statically, as for a `FROM scratch` image.
 fn build() -> Built {
+    let drainit = static_binary(Build::Shipped, &["http_app", "load_client"]);
+    let examples = drainit.with_file_name("examples");
     Built {
-        drainit: static_binary("drainit"),
-        http_app: static_binary("http_app"),
-        load_client: static_binary("load_client"),
+        http_app: examples.join("http_app"),
+        load_client: examples.join("load_client"),
+        drainit,
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::{Once, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{REPO, poll, static_binary};
+use super::{Build, REPO, poll, static_binary, temp_dir};
 
 /// How long any single expectation of a container may take: generous, for
 /// a loaded 2-core machine with other builds and tests running.
@@ -113,10 +113,9 @@ pub fn checked(out: Output, args: &[&str]) -> String {
 pub fn base_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let (drainit, fixture) = (static_binary("drainit"), static_binary("fixture"));
-        let context = super::target_dir().join(unique("context"));
-        let _ = fs::remove_dir_all(&context);
-        fs::create_dir_all(&context).unwrap();
+        let drainit = static_binary(Build::Shipped, &["fixture"]);
+        let fixture = drainit.with_file_name("examples").join("fixture");
+        let context = temp_dir("docker-context");
         fs::copy(&drainit, context.join("drainit")).unwrap();
         fs::copy(&fixture, context.join("app")).unwrap();
         fs::copy("/bin/busybox", context.join("busybox"))

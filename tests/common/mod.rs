@@ -1,10 +1,10 @@
 //! The one test harness, shared by every test file (`mod common;`) and by
 //! the benchmark (`#[path]`): the real drainit binary as PID 1 of a new
-//! PID namespace or as a subreaper ([`Drainit`]), the fixture programs and
-//! the static builds ([`build`]), what /proc says about a process
-//! ([`procfs`]), real containers under a real Docker daemon ([`docker`]),
+//! PID namespace or as a subreaper ([`Drainit`]), the static builds
+//! ([`build`]), what /proc says about a process ([`procfs`]), real containers under a real Docker daemon ([`docker`]),
 //! and HAProxy in front of app instances ([`haproxy`]). Here: the deadline, polling, the line reader, temporary
-//! files. Tests never sleep; they wait for a line or a state.
+//! files, the programs under test. Tests never sleep; they wait for a line
+//! or a state.
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod build;
@@ -13,16 +13,48 @@ pub mod drainit;
 pub mod haproxy;
 pub mod procfs;
 
-pub use build::*;
+pub use build::{Build, static_binary};
 pub use drainit::*;
 pub use procfs::*;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Once;
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The checkout, whose docker/ holds files under test.
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The drainit binary cargo built for this test run.
+pub fn drainit_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_drainit")
+}
+
+/// The test fixture (tests/fixtures/fixture.rs), next to this test run's
+/// build. A plain `cargo test` builds it; `cargo test --test NAME` does
+/// not, so it is built here then.
+pub fn fixture() -> String {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().unwrap();
+    // <target>[/<triple>]/<profile>/deps/<test>
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join("fixture");
+    BUILD.call_once(|| {
+        if !path.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let ok = Command::new(cargo)
+                .current_dir(REPO)
+                .args(["build", "--example", "fixture"])
+                .status()
+                .unwrap();
+            assert!(ok.success(), "building the fixture failed");
+        }
+    });
+    path.to_string_lossy().into_owned()
+}
 
 /// How long any single expectation may take: generous, for a loaded
 /// 2-core machine.
