@@ -9,9 +9,10 @@ use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use log::LevelFilter;
 
-use crate::config::Config;
+use crate::address::{self, Request, Target};
+use crate::config::{Config, Invocation, Policy};
+use crate::liveness::Schedule;
 use crate::rewrite::{self, Rewrite, Rule};
-use crate::shutdown::Policy;
 use crate::signals::Signal;
 use crate::{duration, words};
 
@@ -87,6 +88,38 @@ fn command(docker_init: bool) -> Command {
             .default_value("0"))
         .arg(option("grace", "DURATION", "DRAINIT_GRACE")
             .help("After the stop signal, SIGKILL the group if anything is left this long [default: wait as long as it takes]"))
+        .arg(option("ready-listen", "ADDR", "DRAINIT_READY_LISTEN")
+            .help("Answer HTTP health checks on ADDR (HOST:PORT, [IPV6]:PORT or :PORT): 200 while the app runs, 503 once a stop begins")
+            .value_parser(address::parse_listen))
+        .arg(option("drain-http", "[METHOD ]URL", "DRAINIT_DRAIN_HTTP")
+            .help("Step 1 first makes this HTTP request (e.g. \"PUT http://eureka:8761/...\"), before the drain hook")
+            .value_parser(parse_drain_http))
+        .arg(option("liveness", "URL", "DRAINIT_LIVENESS")
+            .help("Probe the app (tcp://HOST:PORT or http://HOST[:PORT][/PATH]); after --liveness-failures failures in a row, stop it and exit 75")
+            .value_parser(address::parse_target))
+        .arg(option("liveness-interval", "DURATION", "DRAINIT_LIVENESS_INTERVAL")
+            .help("Time between liveness probes")
+            .default_value("10s")
+            .value_parser(positive_duration))
+        .arg(option("liveness-timeout", "DURATION", "DRAINIT_LIVENESS_TIMEOUT")
+            .help("Longest time one probe may take (also for --probe)")
+            .default_value("1s")
+            .value_parser(positive_duration))
+        .arg(option("liveness-failures", "N", "DRAINIT_LIVENESS_FAILURES")
+            .help("Consecutive failed probes that stop the app")
+            .default_value("3")
+            .value_parser(value_parser!(u32).range(1..)))
+        .arg(option("liveness-start", "DURATION", "DRAINIT_LIVENESS_START")
+            .help("Failures this soon after the app's start do not count (a pass ends this period)")
+            .default_value("0"))
+        .arg(
+            Arg::new("probe")
+                .long("probe")
+                .value_name("URL")
+                .help("Run one probe of URL (tcp:// or http://) and exit 0 when it passes, 1 when not; starts no command")
+                .conflicts_with("command")
+                .value_parser(address::parse_target),
+        )
         .arg(
             Arg::new("verbose")
                 .short('v')
@@ -106,7 +139,7 @@ fn command(docker_init: bool) -> Command {
             Arg::new("command")
                 .value_name("COMMAND")
                 .help("The command to run as the child, and its arguments")
-                .required(true)
+                .required_unless_present("probe")
                 .num_args(1..)
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),
@@ -133,6 +166,24 @@ fn parse_rewrite_item(text: &str) -> Result<Option<Rule>, String> {
     Rule::parse(text).map(Some)
 }
 
+/// `--drain-http`'s value; empty means no request, so that a flag can
+/// switch off an image's `DRAINIT_DRAIN_HTTP`.
+fn parse_drain_http(text: &str) -> Result<Option<Request>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    address::parse_request(text).map(Some)
+}
+
+/// A duration that is not zero: a probe interval or time-out of 0 would
+/// probe without pause, or fail every probe.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration::parse(text)? {
+        d if d.is_zero() => Err("must be more than 0".to_string()),
+        d => Ok(d),
+    }
+}
+
 /// Booleans for the `DRAINIT_*` variables: `1/true/yes/on` and
 /// `0/false/no/off` or empty, any case.
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -146,12 +197,19 @@ fn parse_bool(text: &str) -> Result<bool, String> {
 /// Parses the arguments (the first being the program name) and the
 /// `DRAINIT_*` variables. `Err` is clap's error, with exit code 2 for
 /// usage errors and 0 for `--help`/`--version`.
-pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, clap::Error> {
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, clap::Error> {
     let args: Vec<OsString> = args.into_iter().collect();
     let mut cmd = command(args.first().is_some_and(|arg0| is_docker_init(arg0)));
-    let matches = cmd.try_get_matches_from_mut(args)?;
+    let mut matches = cmd.try_get_matches_from_mut(args)?;
     let log_level = log_level(&matches).map_err(|msg| cmd.error(ErrorKind::InvalidValue, msg))?;
-    Ok(config(matches, log_level))
+    let timeout = matches.get_one::<Duration>("liveness-timeout").copied();
+    if let Some(target) = matches.remove_one::<Target>("probe") {
+        return Ok(Invocation::Probe {
+            target,
+            timeout: timeout.unwrap_or_default(),
+        });
+    }
+    Ok(Invocation::Run(Box::new(config(matches, log_level))))
 }
 
 /// Whether drainit runs under Docker's name for its init: dockerd execs
@@ -204,6 +262,18 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
         prestop_sleep: duration(&matches, "prestop-sleep").unwrap_or_default(),
         grace: duration(&matches, "grace"),
         single_child: matches.get_flag("single-child"),
+        drain_http: matches
+            .remove_one::<Option<Request>>("drain-http")
+            .flatten(),
+        liveness: matches.remove_one::<Target>("liveness").map(|target| {
+            let schedule = Schedule {
+                interval: duration(&matches, "liveness-interval").unwrap_or_default(),
+                timeout: duration(&matches, "liveness-timeout").unwrap_or_default(),
+                failures: matches.get_one("liveness-failures").copied().unwrap_or(1),
+                start: duration(&matches, "liveness-start").unwrap_or_default(),
+            };
+            (target, schedule)
+        }),
     };
     Config {
         command: matches
@@ -211,6 +281,7 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
             .map(Iterator::collect)
             .unwrap_or_default(),
         policy,
+        ready_listen: matches.get_one("ready-listen").copied(),
         log_level,
     }
 }
@@ -220,6 +291,13 @@ mod tests {
     use super::*;
 
     fn parse_args(args: &[&str]) -> Result<Config, clap::Error> {
+        parse_invocation(args).map(|invocation| match invocation {
+            Invocation::Run(config) => *config,
+            Invocation::Probe { .. } => panic!("{args:?} is a probe"),
+        })
+    }
+
+    fn parse_invocation(args: &[&str]) -> Result<Invocation, clap::Error> {
         parse(
             std::iter::once("drainit")
                 .chain(args.iter().copied())

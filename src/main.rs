@@ -1,5 +1,6 @@
-//! drainit: a PID-1 init for containers. `main` only wires the modules:
-//! parse, set up logging, run, and map the result to an exit code.
+//! drainit: a PID-1 init for containers. `main` is the table of contents:
+//! block signals, parse, set up logging, start the child, supervise it,
+//! and map the result to an exit code.
 //!
 //! `no_main`: drainit skips std's runtime start-up. That start-up reads
 //! `/proc/self/maps` to place a stack guard and installs an alternate
@@ -11,17 +12,23 @@
 
 #![cfg_attr(not(test), no_main)]
 
+mod address;
 mod cli;
 mod config;
 mod duration;
+mod events;
+mod http;
+mod liveness;
+mod ready;
 mod reaper;
 mod rewrite;
 mod shutdown;
 mod signals;
-mod sigwait;
 mod spawn;
+mod startup;
 mod status;
 mod supervisor;
+mod target;
 mod words;
 
 #[cfg(test)]
@@ -31,27 +38,57 @@ use std::ffi::{CStr, OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
+use std::time::Duration;
 
-/// The C entry point, called by glibc's start-up code.
+use address::Target;
+use config::Invocation;
+use events::SignalSource;
+
+/// The C entry point, called by the C library's start-up code.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
-    let config = match cli::parse(arguments(argc, argv)) {
-        Ok(config) => config,
+    // First, before anything allocates: as PID 1, a signal drainit does
+    // not block yet is dropped by the kernel, so a stop signal sent during
+    // start-up would be lost. Blocked, it waits in the queue.
+    let blocked = SignalSource::block();
+    let invocation = match cli::parse(arguments(argc, argv)) {
+        Ok(invocation) => invocation,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
             let _ = e.print();
             exit(e.exit_code());
         }
     };
+    let config = match invocation {
+        Invocation::Run(config) => *config,
+        Invocation::Probe { target, timeout } => probe(&target, timeout),
+    };
     init_logging(config.log_level);
-    match supervisor::run(config) {
-        Ok(code) => exit(code),
-        Err(e) => {
-            // Not through `log`: this line shows whatever the log level.
-            eprintln!("drainit: {e}");
-            exit(e.code);
-        }
+    let (mut signals, mask) = match blocked {
+        Ok(blocked) => blocked,
+        Err(e) => fail(
+            1,
+            format!("failed to block signals: {}", http::describe(&e)),
+        ),
+    };
+    match startup::start(&config, &mut signals, mask) {
+        Ok(started) => exit(supervisor::run(config, signals, mask, started)),
+        Err(e) => fail(e.code, e.message),
     }
+}
+
+/// `--probe`: one check, exit 0 when it passes, 1 with the cause when not.
+fn probe(target: &Target, timeout: Duration) -> ! {
+    match http::probe_once(target, timeout) {
+        Ok(()) => exit(0),
+        Err(cause) => fail(1, format!("probe {target} failed: {cause}")),
+    }
+}
+
+/// One `drainit: ...` line, whatever the log level, then exit with `code`.
+fn fail(code: i32, message: String) -> ! {
+    eprintln!("drainit: {message}");
+    exit(code)
 }
 
 /// The C `argv` as owned strings, byte for byte.

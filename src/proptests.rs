@@ -1,4 +1,4 @@
-//! Property tests for every parser (issue 6): arbitrary and hostile input
+//! Property tests for every parser: arbitrary and hostile input
 //! (unicode, overflow, unbalanced quotes, near-miss names) never panics;
 //! what drainit prints or a user quotes parses back to the same value; and
 //! every error from the command line names the flag it came from.
@@ -10,6 +10,10 @@ use libc::c_int;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use crate::address::{self, Target};
+use crate::http;
+use crate::liveness::{Liveness, Schedule, Verdict};
+use crate::ready::{self, Head};
 use crate::rewrite::{self, Rule};
 use crate::signals::{Signal, rtmax};
 use crate::{cli, duration, words};
@@ -20,7 +24,7 @@ fn any_signal() -> impl Strategy<Value = Signal> {
 }
 
 /// `drainit FLAG VALUE app` through the real command line.
-fn parse_flag(flag: &str, value: &str) -> Result<crate::config::Config, clap::Error> {
+fn parse_flag(flag: &str, value: &str) -> Result<crate::config::Invocation, clap::Error> {
     cli::parse(["drainit", flag, value, "app"].map(OsString::from))
 }
 
@@ -110,7 +114,9 @@ proptest! {
         let rules: Vec<(Signal, Signal)> =
             rules.into_iter().filter(|(from, _)| !from.is_never_forwarded()).collect();
         let list: Vec<String> = rules.iter().map(|(f, t)| format!("{f}:{}", t.raw())).collect();
-        let config = parse_flag("--rewrite", &list.join(" , ")).unwrap();
+        let crate::config::Invocation::Run(config) = parse_flag("--rewrite", &list.join(" , ")).unwrap() else {
+            panic!("not a run");
+        };
         for (from, _) in &rules {
             // The last rule for a signal wins.
             let want = rules.iter().rev().find(|(f, _)| f == from).map(|(_, t)| *t);
@@ -258,5 +264,108 @@ proptest! {
     #[test]
     fn any_command_line_parses_or_fails_without_panicking(args in vec(any::<String>(), 0..6)) {
         let _ = cli::parse(std::iter::once("drainit".to_string()).chain(args).map(OsString::from));
+    }
+
+    // --- health: addresses, URLs, HTTP heads, the liveness count -----------
+
+    #[test]
+    fn address_and_url_parsers_never_panic(text in any::<String>()) {
+        let _ = address::parse_listen(&text);
+        let _ = address::parse_target(&text);
+        let _ = address::parse_request(&text);
+    }
+
+    #[test]
+    fn near_miss_urls_never_panic(
+        text in "(?i)(get |put |)(tcp|http|https|)(:/{0,3})(\\[[0-9a-f:]{0,8}\\]|[a-z0-9.-]{0,8})(:[0-9]{0,6})?(/[ -~]{0,8})?"
+    ) {
+        let _ = address::parse_request(&text);
+        if let Ok(target) = address::parse_target(&text) {
+            // What drainit prints in its log lines reads back the same.
+            prop_assert_eq!(address::parse_target(&target.to_string()), Ok(target));
+        }
+    }
+
+    #[test]
+    fn parsed_targets_round_trip(
+        host in prop_oneof![Just("127.0.0.1".to_string()), Just("::1".to_string()), "[a-z][a-z0-9.-]{0,20}"],
+        port in 1u16..,
+        path in "(/[a-zA-Z0-9._~?=&%-]{0,12}){1,3}",
+    ) {
+        let bracketed = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+        let url = format!("http://{bracketed}:{port}{path}");
+        let target = address::parse_target(&url).unwrap();
+        prop_assert_eq!(&target.to_string(), &url);
+        let is_http = matches!(target, Target::Http { .. });
+        prop_assert!(is_http);
+    }
+
+    #[test]
+    fn http_status_lines_never_panic(head in vec(any::<u8>(), 0..600)) {
+        let _ = http::status(&head);
+    }
+
+    #[test]
+    fn request_heads_never_panic_and_only_http_completes(head in vec(any::<u8>(), 0..600)) {
+        if let Head::Complete { .. } = ready::parse_head(&head) {
+            prop_assert!(head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n"));
+        }
+    }
+
+    #[test]
+    fn a_head_split_anywhere_completes_only_at_its_end(
+        path in "/[a-z0-9]{0,20}", cut in 0usize..64,
+    ) {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\n\r\n");
+        let cut = cut.min(head.len());
+        let want = if cut == head.len() { Head::Complete { head_only: false } } else { Head::Partial };
+        prop_assert_eq!(ready::parse_head(&head.as_bytes()[..cut]), want);
+    }
+
+    #[test]
+    fn liveness_stops_after_exactly_the_allowed_failures_in_a_row(
+        failures in 1u32..5,
+        results in vec(any::<bool>(), 0..40),
+    ) {
+        let schedule = Schedule {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(100),
+            failures,
+            start: Duration::ZERO,
+        };
+        let t0 = std::time::Instant::now();
+        let mut live = Liveness::new(schedule, t0);
+        let mut run = 0;
+        for (i, passed) in results.into_iter().enumerate() {
+            let now = t0 + Duration::from_secs(i as u64);
+            prop_assert_eq!(live.due(now), Some(true));
+            let verdict = live.record(if passed { Ok(()) } else { Err("x".into()) }, now);
+            run = if passed { 0 } else { run + 1 };
+            match verdict {
+                Verdict::Dead { .. } => {
+                    prop_assert_eq!(run, failures);
+                    break;
+                }
+                Verdict::Failed { count, .. } => prop_assert_eq!(count, run),
+                Verdict::Passed { .. } => prop_assert_eq!(run, 0),
+            }
+            prop_assert!(run < failures);
+        }
+    }
+
+    #[test]
+    fn bad_health_values_are_usage_errors_naming_the_flag(
+        flag in prop_oneof![Just("--ready-listen"), Just("--drain-http"), Just("--liveness")],
+        bad in any::<String>(),
+    ) {
+        let valid = match flag {
+            "--ready-listen" => address::parse_listen(&bad).is_ok(),
+            "--drain-http" => bad.trim().is_empty() || address::parse_request(&bad).is_ok(),
+            _ => address::parse_target(&bad).is_ok(),
+        };
+        prop_assume!(!valid && !bad.starts_with('-'));
+        let err = parse_flag(flag, &bad).unwrap_err();
+        prop_assert_eq!(err.exit_code(), 2);
+        prop_assert!(err.to_string().contains(flag), "{}", err);
     }
 }

@@ -13,7 +13,7 @@
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -27,8 +27,8 @@ use nix::spawn::{
 use nix::sys::signal::{self as nix_signal, SigSet};
 use nix::unistd::Pid;
 
+use crate::events::InheritedMask;
 use crate::signals::Signal;
-use crate::sigwait::InheritedMask;
 
 /// Why COMMAND could not be started, with the exit code it maps to.
 #[derive(Debug)]
@@ -91,17 +91,20 @@ pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, S
 }
 
 /// Starts the drain hook in its own process group, in `cwd`, with
-/// `DRAINIT_CHILD_PID` and `DRAINIT_SIGNAL` added to the environment.
+/// `DRAINIT_CHILD_PID`, `DRAINIT_SIGNAL` and `DRAINIT_REASON` added to the
+/// environment.
 pub fn hook(
     words: &[String],
     cwd: Option<&Path>,
     mask: InheritedMask,
     child: libc::pid_t,
     stop: Signal,
+    reason: &str,
 ) -> io::Result<libc::pid_t> {
     let extra = [
         format!("DRAINIT_CHILD_PID={child}"),
         format!("DRAINIT_SIGNAL={stop}"),
+        format!("DRAINIT_REASON={reason}"),
     ]
     .map(|entry| CString::new(entry).unwrap_or_default());
     Ok(spawn(words, &environment(&extra), cwd, mask)?)
@@ -267,15 +270,30 @@ fn controls_terminal() -> bool {
 
 /// After the spawn: drainit moves to `/` (so it pins no mount) and closes
 /// its copies of inherited descriptors above 2 (so a pipe the child closes
-/// really closes). Failures are logged: the child is already running.
-pub fn release_inherited() {
+/// really closes), all but `keep`, its own. Failures are logged: the child
+/// is already running.
+pub fn release_inherited(keep: &[RawFd]) {
     if let Err(e) = nix::unistd::chdir("/") {
         log::warn!("failed to change directory to /: {}", e.desc());
     }
-    // SAFETY: closing descriptors drainit does not use; its own are
-    // close-on-exec ones created later, or 0-2. A raw syscall: musl has no
-    // close_range wrapper.
-    if unsafe { libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, 0) } == 0 {
+    // SAFETY: closing descriptors drainit does not use; its own are in
+    // `keep`, or close-on-exec ones created later, or 0-2. A raw syscall:
+    // musl has no close_range wrapper.
+    let close_range = |lo: RawFd, hi: libc::c_uint| unsafe {
+        libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0
+    };
+    // The ranges between the kept descriptors, from 3 up, lowest first
+    // (`keep` has at most two: no sort needed).
+    let mut first: RawFd = 3;
+    let mut closed = true;
+    while let Some(next) = keep.iter().copied().filter(|&fd| fd >= first).min() {
+        if next > first {
+            closed &= close_range(first, next.unsigned_abs() - 1);
+        }
+        first = next + 1;
+    }
+    closed &= close_range(first, libc::c_uint::MAX);
+    if closed {
         return;
     }
     // close_range(2) needs Linux 5.9; older hosts list /proc/self/fd.
@@ -286,9 +304,9 @@ pub fn release_inherited() {
         );
         return;
     };
-    let fds: Vec<libc::c_int> = dir
+    let fds: Vec<RawFd> = dir
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
         .collect();
     for fd in fds {
         // SAFETY: as above; EBADF for the listing's own, now closed, fd.

@@ -1,5 +1,9 @@
 //! The child's wait status and the exit code drainit passes on.
 
+use std::fmt;
+
+use crate::signals::Signal;
+
 /// How the child ended, decoded from a raw `waitpid` status. Decoded by
 /// hand because nix's `WaitStatus` fails on realtime signals, which would
 /// lose the main child's status after it was reaped.
@@ -25,6 +29,19 @@ impl ChildStatus {
         match self {
             ChildStatus::Exited(code) => code,
             ChildStatus::Signaled(sig) => 128 + sig,
+        }
+    }
+}
+
+/// "exited with status 3", "was killed by SIGTERM".
+impl fmt::Display for ChildStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ChildStatus::Exited(code) => write!(f, "exited with status {code}"),
+            ChildStatus::Signaled(n) => match Signal::from_raw(n) {
+                Some(sig) => write!(f, "was killed by {sig}"),
+                None => write!(f, "was killed by signal {n}"),
+            },
         }
     }
 }

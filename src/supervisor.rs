@@ -1,23 +1,33 @@
-//! The event loop: waits for the next signal or deadline, feeds the
-//! shutdown state machine, and performs its actions.
+//! The event loop: one blocking wait for the next signal, ready socket or
+//! deadline; each event goes to the shutdown machine, and the loop
+//! performs the actions it returns. The loop never decides: what to do,
+//! with which durations and reasons, comes in the actions.
 //!
-//! Phase rule (catatonit): before the child starts any failure is fatal;
-//! after it, drainit logs and carries on, because a dying PID 1 takes the
-//! whole container with it.
+//! Each batch of actions is performed first and logged after, so no
+//! formatting or `write(2)` stands between a signal's arrival and the
+//! `kill` that passes it on.
 
 use std::collections::VecDeque;
-use std::fmt;
+use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use nix::errno::Errno;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
+use nix::poll::{PollFd, PollFlags};
+
+use crate::address::{Request, Target};
 use crate::config::Config;
-use crate::shutdown::{Action, Event, GroupKill, HookKill, Shutdown};
+use crate::events::{InheritedMask, Received, SignalSource};
+use crate::http::{self, Answer, Exchange};
+use crate::liveness::Verdict;
+use crate::ready::ReadyServer;
+use crate::shutdown::{Action, Cut, Event, GroupKill, Reason, Shutdown};
 use crate::signals::Signal;
-use crate::sigwait::{InheritedMask, SignalSource};
+use crate::startup::Started;
 use crate::status::ChildStatus;
+use crate::target::{SignalTarget, kill};
 use crate::{reaper, spawn};
 
 /// While only the rest of the child's group is awaited, how often drainit
@@ -26,79 +36,85 @@ use crate::{reaper, spawn};
 /// periodic wake-up, and it never happens while the child lives.
 const GROUP_RECHECK: Duration = Duration::from_millis(100);
 
-/// A failure before the child started: a message and an exit code.
-#[derive(Debug)]
-pub struct StartError {
-    pub message: String,
-    pub code: i32,
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-fn setup_error(what: &str, e: impl fmt::Display) -> StartError {
-    StartError {
-        message: format!("failed to {what}: {e}"),
-        code: 1,
-    }
-}
-
-/// Starts the child and supervises it until drainit must exit; returns the
-/// exit code (the child's status).
-pub fn run(config: Config) -> Result<i32, StartError> {
-    let (signals, mask) = SignalSource::block().map_err(|e| setup_error("block signals", e))?;
-    reaper::register().map_err(|e| setup_error("become a child subreaper", e.desc()))?;
-    // The hook runs in the caller's directory, which drainit leaves.
-    let cwd = std::env::current_dir().ok();
-    let child = spawn::child(&config.command, mask).map_err(|e| StartError {
-        message: e.to_string(),
-        code: e.exit_code(),
-    })?;
-    debug!("started child {child}");
-    spawn::release_inherited();
-    let machine = Shutdown::new(config.policy.clone());
+/// Supervises the started child until drainit must exit; returns the exit
+/// code.
+pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: Started) -> i32 {
+    let policy = &config.policy;
     let mut supervisor = Supervisor {
-        config,
-        machine,
+        machine: Shutdown::new(policy, Instant::now()),
+        target: SignalTarget::new(started.child, policy.single_child),
+        hook_words: policy.drain_exec.clone(),
+        stop_signal: policy.stop_signal,
+        drain_http: policy.drain_http.clone(),
+        probe_target: policy.liveness.as_ref().map(|(target, _)| target.clone()),
         signals,
         mask,
-        cwd,
-        child,
+        cwd: started.cwd,
+        child: started.child,
         child_alive: true,
         hook: None,
+        request: None,
+        probe: None,
+        ready: started.ready,
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
+        // Sized for the longest batch (a stop with everything on), so the
+        // signal path never allocates: on musl a first malloc costs more
+        // than the whole rest of the way to `kill`.
+        events: VecDeque::with_capacity(4),
+        actions: Vec::with_capacity(8),
+        outcomes: Vec::with_capacity(8),
     };
-    Ok(supervisor.run())
+    supervisor.feed(Event::Started);
+    supervisor.run()
 }
 
 struct Supervisor {
-    config: Config,
     machine: Shutdown,
+    target: SignalTarget,
+    hook_words: Vec<String>,
+    stop_signal: Signal,
+    drain_http: Option<Request>,
+    probe_target: Option<Target>,
     signals: SignalSource,
     mask: InheritedMask,
     cwd: Option<PathBuf>,
     child: libc::pid_t,
     child_alive: bool,
-    /// The drain hook while it runs (its pid is also its group's id).
-    hook: Option<libc::pid_t>,
-    exit: Option<ChildStatus>,
+    hook: Option<Hook>,
+    request: Option<Exchange>,
+    probe: Option<Exchange>,
+    ready: Option<ReadyServer>,
+    exit: Option<i32>,
     self_pid: libc::pid_t,
+    /// `feed`'s buffers, kept between calls.
+    events: VecDeque<Event>,
+    actions: Vec<Action>,
+    outcomes: Vec<Outcome>,
+}
+
+/// The drain hook while it runs.
+struct Hook {
+    /// Its pid, which is also its group's id.
+    pid: libc::pid_t,
+    /// drainit killed it: its end is no news.
+    killed: bool,
+}
+
+/// What performing an action gave, for its log line.
+enum Outcome {
+    Done,
+    /// Whether a signal reached anyone.
+    Sent(bool),
+    /// The hook's pid, or why it did not start.
+    Hook(io::Result<libc::pid_t>),
 }
 
 impl Supervisor {
     fn run(&mut self) -> i32 {
         loop {
-            let received = match self.signals.next(self.timeout()) {
-                Ok(received) => received,
-                Err(e) => {
-                    log::error!("failed to wait for signals: {}", spawn::describe(&e));
-                    None
-                }
-            };
+            let timeout = self.timeout();
+            let (received, ready) = self.wait(timeout);
             if let Some(r) = received {
                 // A signal drainit raised itself, e.g. SIGPIPE from logging
                 // to a closed pipe, is not the caller's to pass on. Nor is
@@ -112,29 +128,127 @@ impl Supervisor {
                     self.feed(Event::Signal(r.signal));
                 }
             }
+            if !ready.is_empty() {
+                self.serve(&ready);
+            }
             // Also after a signal: a storm must not postpone deadlines.
             self.feed(Event::Tick);
-            if self.machine.awaits_group() && self.group_gone() {
+            if let Some(server) = self.ready.as_mut() {
+                server.expire(Instant::now());
+            }
+            if self.machine.awaits_group() && self.target.group_gone() {
                 self.feed(Event::GroupGone);
             }
-            if let Some(status) = self.exit {
-                return status.exit_code();
+            if let Some(code) = self.exit {
+                return code;
             }
         }
     }
 
-    /// How long to wait for the next signal: until the nearest deadline,
-    /// or forever when there is none.
-    fn timeout(&self) -> Option<Duration> {
-        let now = Instant::now();
-        let deadline = self
-            .machine
-            .deadline()
-            .map(|t| t.saturating_duration_since(now));
-        if self.machine.awaits_group() {
-            return Some(deadline.map_or(GROUP_RECHECK, |d| d.min(GROUP_RECHECK)));
+    /// Waits for a signal, a socket or `timeout`; returns the signal and
+    /// the descriptors found ready. Handling the signal may close or open
+    /// sockets, so readiness goes by descriptor, not by position.
+    fn wait(&self, timeout: Option<Duration>) -> (Option<Received>, Vec<RawFd>) {
+        let mut fds: Vec<PollFd<'_>> = self
+            .sockets()
+            .map(|(fd, flags)| PollFd::new(fd, flags))
+            .collect();
+        let received = match self.signals.wait(&mut fds, timeout) {
+            Ok(received) => received,
+            Err(e) => {
+                log::error!("failed to wait for events: {}", http::describe(&e));
+                None
+            }
+        };
+        let ready = fds
+            .iter()
+            .filter(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|fd| fd.as_fd().as_raw_fd())
+            .collect();
+        (received, ready)
+    }
+
+    /// Every socket to watch: the readiness endpoint's, the drain
+    /// request's, the probe's.
+    fn sockets(&self) -> impl Iterator<Item = (BorrowedFd<'_>, PollFlags)> {
+        self.ready
+            .iter()
+            .flat_map(ReadyServer::wants)
+            .chain(self.request.iter().filter_map(Exchange::wants))
+            .chain(self.probe.iter().filter_map(Exchange::wants))
+    }
+
+    /// Acts on the sockets `wait` found ready.
+    fn serve(&mut self, ready: &[RawFd]) {
+        let is_ready = |fd: RawFd| ready.contains(&fd);
+        if let Some(server) = self.ready.as_mut() {
+            server.serve(is_ready, Instant::now());
         }
-        deadline
+        let socket = |e: &Exchange| e.wants().map(|(fd, _)| fd.as_raw_fd());
+        if self.request.as_ref().and_then(socket).is_some_and(is_ready) {
+            self.advance_request();
+        }
+        if self.probe.as_ref().and_then(socket).is_some_and(is_ready) {
+            self.advance_probe();
+        }
+    }
+
+    fn advance_request(&mut self) {
+        if self.poll_request() {
+            self.feed(Event::RequestEnded);
+        }
+    }
+
+    /// Moves the drain request on; true (and its outcome logged) once it
+    /// is over.
+    fn poll_request(&mut self) -> bool {
+        let Some(result) = self.request.as_mut().and_then(Exchange::advance) else {
+            return false;
+        };
+        self.request = None;
+        let request = self.drain_http.as_ref().map(ToString::to_string);
+        let request = request.unwrap_or_default();
+        match result {
+            Ok(Answer::Status(code)) if (200..300).contains(&code) => {
+                info!("drain request {request} answered {code}")
+            }
+            Ok(Answer::Status(code)) => {
+                warn!("drain request {request} failed: status {code}; going on")
+            }
+            Ok(Answer::Connected) => {}
+            Err(cause) => warn!("drain request {request} failed: {cause}; going on"),
+        }
+        true
+    }
+
+    fn advance_probe(&mut self) {
+        if let Some(result) = self.poll_probe() {
+            self.feed(Event::ProbeEnded(result));
+        }
+    }
+
+    /// Moves the probe on; its result once it is over.
+    fn poll_probe(&mut self) -> Option<Result<(), String>> {
+        let result = self.probe.as_mut().and_then(Exchange::advance)?;
+        self.probe = None;
+        Some(result.and_then(http::probe_passed))
+    }
+
+    /// How long to wait: until the nearest deadline, or forever.
+    fn timeout(&self) -> Option<Duration> {
+        let deadline = [
+            self.machine.deadline(),
+            self.ready.as_ref().and_then(ReadyServer::deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let now = Instant::now();
+        let timeout = deadline.map(|t| t.saturating_duration_since(now));
+        if self.machine.awaits_group() {
+            return Some(timeout.map_or(GROUP_RECHECK, |d| d.min(GROUP_RECHECK)));
+        }
+        timeout
     }
 
     fn reap(&mut self) {
@@ -144,199 +258,226 @@ impl Supervisor {
             if pid == self.child {
                 self.child_alive = false;
                 self.feed(Event::ChildExited(status));
-            } else if Some(pid) == self.hook {
-                self.hook = None;
-                self.log_hook_end(status);
+            } else if let Some(hook) = self.hook.take_if(|h| h.pid == pid) {
+                log_hook_end(&hook, status);
                 self.feed(Event::HookEnded);
             } else {
-                debug!("reaped process {pid} ({})", describe_status(status));
+                debug!("reaped process {pid} ({status})");
             }
-        }
-    }
-
-    fn log_hook_end(&self, status: ChildStatus) {
-        if !matches!(
-            self.machine.phase(),
-            crate::shutdown::Phase::Draining { .. }
-        ) {
-            debug!(
-                "drain hook ended after it was killed ({})",
-                describe_status(status)
-            );
-        } else if status == ChildStatus::Exited(0) {
-            info!("drain hook finished");
-        } else {
-            warn!("drain hook failed ({}); going on", describe_status(status));
         }
     }
 
     /// Feeds an event and performs the resulting actions, and those of any
     /// event they cause in turn.
     fn feed(&mut self, event: Event) {
-        let mut events = VecDeque::from([event]);
+        let mut events = std::mem::take(&mut self.events);
+        let mut actions = std::mem::take(&mut self.actions);
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        events.push_back(event);
         while let Some(event) = events.pop_front() {
-            for action in self.machine.handle(event, Instant::now()) {
-                events.extend(self.perform(action));
+            actions.clear();
+            self.machine.handle(event, Instant::now(), &mut actions);
+            for action in &actions {
+                outcomes.push(self.perform(action, &mut events));
+            }
+            for (action, outcome) in actions.iter().zip(outcomes.drain(..)) {
+                self.report(action, outcome);
             }
         }
+        self.events = events;
+        self.actions = actions;
+        self.outcomes = outcomes;
     }
 
-    fn perform(&mut self, action: Action) -> Option<Event> {
-        let policy = &self.config.policy;
-        match action {
-            Action::BeginShutdown(sig) => info!("received {sig}: starting the shutdown sequence"),
-            Action::StartHook => return self.start_hook(),
-            Action::KillHook(why) => self.kill_hook(why),
-            Action::Sleep(d) => info!("sleeping {d:?} before forwarding {}", policy.stop_signal),
-            Action::SendStop(Some(sig)) => {
-                if self.send(sig) {
-                    info!("forwarded {sig} to {}", self.target_name());
+    /// Makes the syscalls an action asks for; logs nothing.
+    fn perform(&mut self, action: &Action, events: &mut VecDeque<Event>) -> Outcome {
+        match *action {
+            Action::SendStop {
+                signal: Some(sig), ..
+            }
+            | Action::Forward(sig) => {
+                return Outcome::Sent(self.target.send(sig, self.child_alive));
+            }
+            Action::StopLeftovers(Some(sig)) => {
+                return Outcome::Sent(self.target.send_to_group(sig));
+            }
+            Action::KillGroup { .. } => {
+                return Outcome::Sent(self.target.send(Signal::KILL, self.child_alive));
+            }
+            Action::SetReadiness(readiness) => {
+                if let Some(server) = self.ready.as_mut() {
+                    server.set(readiness);
                 }
-                if let Some(grace) = self.config.policy.grace {
+            }
+            Action::CloseReadiness => self.ready = None,
+            Action::StartRequest => {
+                self.request = self.drain_http.as_ref().map(Exchange::request);
+                // Resolution or every connect may already have failed.
+                if self.poll_request() {
+                    events.push_back(Event::RequestEnded);
+                }
+            }
+            Action::CancelRequest(_) => self.request = None,
+            Action::StartHook(reason) => {
+                let started = spawn::hook(
+                    &self.hook_words,
+                    self.cwd.as_deref(),
+                    self.mask,
+                    self.child,
+                    self.stop_signal,
+                    reason.as_str(),
+                );
+                if let Ok(pid) = started {
+                    self.hook = Some(Hook { pid, killed: false });
+                } else {
+                    events.push_back(Event::HookEnded);
+                }
+                return Outcome::Hook(started);
+            }
+            Action::KillHook(_) => {
+                if let Some(hook) = self.hook.as_mut() {
+                    kill(-hook.pid, Signal::KILL);
+                    hook.killed = true;
+                }
+            }
+            Action::StartProbe => {
+                self.probe = self.probe_target.as_ref().map(Exchange::probe);
+                if let Some(result) = self.poll_probe() {
+                    events.push_back(Event::ProbeEnded(result));
+                }
+            }
+            Action::CancelProbe => self.probe = None,
+            Action::Exit { code, .. } => {
+                if let Some(hook) = self.hook.as_ref() {
+                    kill(-hook.pid, Signal::KILL);
+                }
+                self.exit = Some(code);
+            }
+            Action::BeginShutdown { .. }
+            | Action::Sleep { .. }
+            | Action::SendStop { signal: None, .. }
+            | Action::StopLeftovers(None)
+            | Action::Probed(_) => {}
+        }
+        Outcome::Done
+    }
+
+    /// The log line of a performed action.
+    fn report(&self, action: &Action, outcome: Outcome) {
+        let target = &self.target;
+        match (action, outcome) {
+            (Action::BeginShutdown { signal, reason }, _) => match reason {
+                Reason::Signal => info!("received {signal}: starting the shutdown sequence"),
+                Reason::Liveness => {
+                    info!("starting the shutdown sequence ({signal} after the hook)")
+                }
+            },
+            (Action::CancelRequest(cut), _) => match cut {
+                Cut::TimedOut(t) => warn!("drain request timed out after {t:?}; going on"),
+                Cut::SecondStop => {
+                    info!("second stop signal: abandoned the drain request; forwarding at once")
+                }
+                Cut::ChildExited => info!("child exited during the drain request: abandoned it"),
+            },
+            (Action::StartHook(_), Outcome::Hook(Ok(pid))) => {
+                info!(
+                    "running drain hook {} (pid {pid})",
+                    quoted(&self.hook_words)
+                )
+            }
+            (Action::StartHook(_), Outcome::Hook(Err(e))) => warn!(
+                "failed to run drain hook {}: {}; going on",
+                quoted(&self.hook_words),
+                http::describe(&e)
+            ),
+            (Action::KillHook(cut), _) => match cut {
+                Cut::TimedOut(t) => {
+                    warn!("drain hook timed out after {t:?}: killed its process group; going on")
+                }
+                Cut::SecondStop => {
+                    info!("second stop signal: killed the drain hook; forwarding at once")
+                }
+                Cut::ChildExited => info!("child exited during the drain hook: killed the hook"),
+            },
+            (Action::Sleep { duration, stop }, _) => {
+                info!("sleeping {duration:?} before forwarding {stop}")
+            }
+            (
+                Action::SendStop {
+                    signal: Some(sig),
+                    grace,
+                    ..
+                },
+                Outcome::Sent(reached),
+            ) => {
+                if reached {
+                    info!("forwarded {sig} to {target}");
+                }
+                if let Some(grace) = grace {
                     debug!("grace period: {grace:?}");
                 }
             }
-            Action::SendStop(None) => info!(
-                "{} is rewritten to 0: not forwarding it",
-                policy.stop_signal
-            ),
-            Action::Forward(sig) => {
-                if self.send(sig) {
-                    debug!("forwarded {sig} to {}", self.target_name());
-                }
+            (
+                Action::SendStop {
+                    signal: None, stop, ..
+                },
+                _,
+            ) => {
+                info!("{stop} is rewritten to 0: not forwarding it")
             }
-            Action::StopLeftovers(sig) => {
-                if let Some(sig) = sig
-                    && self.kill_group(sig)
-                {
-                    info!("child has exited: sent {sig} to the rest of its process group");
-                }
+            (Action::Forward(sig), Outcome::Sent(true)) => debug!("forwarded {sig} to {target}"),
+            (Action::StopLeftovers(Some(sig)), Outcome::Sent(true)) => {
+                info!("child has exited: sent {sig} to the rest of its process group")
             }
-            Action::KillGroup(why) => {
-                let grace = policy.grace.unwrap_or(crate::shutdown::LEFTOVER_WAIT);
-                let target = self.target_name();
-                if self.send(Signal::KILL) {
-                    match why {
-                        GroupKill::GraceExpired => {
-                            warn!("grace period of {grace:?} is over: sent SIGKILL to {target}")
-                        }
-                        GroupKill::LeftoversStayed => {
-                            warn!("the rest of {target} outstayed {grace:?}: sent SIGKILL")
-                        }
-                    }
+            (Action::KillGroup { why, after }, Outcome::Sent(true)) => match why {
+                GroupKill::GraceExpired => {
+                    warn!("grace period of {after:?} is over: sent SIGKILL to {target}")
                 }
-            }
-            Action::Exit(status) => {
-                if let Some(hook) = self.hook {
-                    kill(-hook, Signal::KILL);
+                GroupKill::LeftoversStayed => {
+                    warn!("the rest of {target} outstayed {after:?}: sent SIGKILL")
                 }
-                let message = format!(
-                    "child {}; exiting with {}",
-                    describe_status(status),
-                    status.exit_code()
-                );
-                if self.machine.stop_received() {
-                    info!("{message}");
+            },
+            (Action::Probed(verdict), _) => log_verdict(verdict),
+            (Action::Exit { status, code, loud }, _) => {
+                if *loud {
+                    info!("child {status}; exiting with {code}");
                 } else {
-                    debug!("{message}");
+                    debug!("child {status}; exiting with {code}");
                 }
-                self.exit = Some(status);
             }
-        }
-        None
-    }
-
-    fn start_hook(&mut self) -> Option<Event> {
-        let words = &self.config.policy.drain_exec;
-        let line = words.join(" ");
-        let stop = self.config.policy.stop_signal;
-        match spawn::hook(words, self.cwd.as_deref(), self.mask, self.child, stop) {
-            Ok(pid) => {
-                info!(
-                    "running drain hook '{line}' (pid {pid}, time-out {:?})",
-                    self.config.policy.drain_timeout
-                );
-                self.hook = Some(pid);
-                None
-            }
-            Err(e) => {
-                warn!(
-                    "failed to run drain hook '{line}': {}; going on",
-                    spawn::describe(&e)
-                );
-                Some(Event::HookEnded)
-            }
-        }
-    }
-
-    fn kill_hook(&mut self, why: HookKill) {
-        let Some(hook) = self.hook else { return };
-        kill(-hook, Signal::KILL);
-        match why {
-            HookKill::TimedOut => warn!(
-                "drain hook timed out after {:?}: killed its process group; going on",
-                self.config.policy.drain_timeout
-            ),
-            HookKill::SecondStop => {
-                info!("second stop signal: killed the drain hook; forwarding at once")
-            }
-            HookKill::ChildExited => info!("child exited during the drain hook: killed the hook"),
-        }
-    }
-
-    /// Sends `sig` to the child's group (to the child alone with
-    /// `--single-child`). True when it reached someone.
-    fn send(&self, sig: Signal) -> bool {
-        if self.config.policy.single_child {
-            return self.child_alive && kill(self.child, sig);
-        }
-        // A child that left its group (setsid) still gets the signal.
-        self.kill_group(sig) || (self.child_alive && kill(self.child, sig))
-    }
-
-    fn kill_group(&self, sig: Signal) -> bool {
-        kill(-self.child, sig)
-    }
-
-    fn group_gone(&self) -> bool {
-        // SAFETY: signal 0 only checks that the group exists.
-        let rc = unsafe { libc::kill(-self.child, 0) };
-        rc == -1 && Errno::last() == Errno::ESRCH
-    }
-
-    fn target_name(&self) -> String {
-        if self.config.policy.single_child {
-            format!("child {}", self.child)
-        } else {
-            format!("process group {}", self.child)
+            _ => {}
         }
     }
 }
 
-/// `kill(2)` that logs failures other than "no such process". `pid` is
-/// never -1 or 0: drainit never signals outside the child's group.
-fn kill(pid: libc::pid_t, sig: Signal) -> bool {
-    if pid == -1 || pid == 0 {
-        return false;
+fn log_hook_end(hook: &Hook, status: ChildStatus) {
+    if hook.killed {
+        debug!("drain hook ended after it was killed ({status})");
+    } else if status == ChildStatus::Exited(0) {
+        info!("drain hook finished");
+    } else {
+        warn!("drain hook failed ({status}); going on");
     }
-    // SAFETY: plain syscall on a positive pid or a negative group id.
-    if unsafe { libc::kill(pid, sig.raw()) } == 0 {
-        return true;
-    }
-    match Errno::last() {
-        Errno::ESRCH => debug!("no process left to receive {sig} ({pid})"),
-        e => warn!("failed to send {sig} to {pid}: {}", e.desc()),
-    }
-    false
 }
 
-/// "exited with status 3", "was killed by SIGTERM".
-fn describe_status(status: ChildStatus) -> String {
-    match status {
-        ChildStatus::Exited(code) => format!("exited with status {code}"),
-        ChildStatus::Signaled(n) => match Signal::from_raw(n) {
-            Some(sig) => format!("was killed by {sig}"),
-            None => format!("was killed by signal {n}"),
-        },
+fn log_verdict(verdict: &Verdict) {
+    match verdict {
+        Verdict::Passed { after: 0 } => debug!("liveness probe passed"),
+        Verdict::Passed { after } => info!("liveness probe passed after {after} failure(s)"),
+        Verdict::Failed {
+            count: 0, cause, ..
+        } => warn!("liveness probe failed within the start period (not counted): {cause}"),
+        Verdict::Failed { count, of, cause } => {
+            warn!("liveness probe failed ({count} of {of}): {cause}")
+        }
+        Verdict::Dead { of, cause } => {
+            warn!("liveness probe failed ({of} of {of}): {cause}");
+            warn!("liveness: {of} probes failed in a row: stopping the app");
+        }
     }
+}
+
+/// The hook's words for log lines.
+fn quoted(words: &[String]) -> String {
+    format!("'{}'", words.join(" "))
 }

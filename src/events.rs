@@ -1,6 +1,11 @@
-//! The signal source: drainit blocks every signal it handles and takes
-//! them with `sigtimedwait`, the wait of catatonit and tini but with the
-//! nearest deadline as its only time-out.
+//! The one blocking wait: drainit blocks every signal it handles and
+//! waits for the next one, a ready socket, or the nearest deadline.
+//!
+//! With no socket to watch (none of the health options), the wait is a
+//! bare `sigtimedwait` with the nearest deadline as its only time-out: one
+//! syscall per signal, nothing while idle. With sockets, a `signalfd` (as
+//! catatonit reads) joins them in one `poll`; it is made on first use, so
+//! a drainit without health options never has one.
 //!
 //! Blocking instead of installing handlers leaves every disposition as
 //! drainit inherited it, so the child inherits them untouched, and no
@@ -10,8 +15,14 @@
 
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
 use std::ptr;
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::SigSet;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::signals::Signal;
 
@@ -28,6 +39,8 @@ pub struct Received {
 /// The blocked set drainit waits on.
 pub struct SignalSource {
     waited: libc::sigset_t,
+    /// The same set as a descriptor, once sockets are watched too.
+    fd: Option<SignalFd>,
 }
 
 /// The signal mask drainit started with, restored in its children.
@@ -49,12 +62,71 @@ impl SignalSource {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
-        Ok((SignalSource { waited }, InheritedMask(old)))
+        Ok((SignalSource { waited, fd: None }, InheritedMask(old)))
+    }
+
+    /// Makes the signal descriptor that lets `wait` watch sockets too;
+    /// called once at start-up when a health option is set.
+    pub fn watch_sockets(&mut self) -> io::Result<()> {
+        // SAFETY: `waited` was filled in by sigemptyset/sigaddset.
+        let set = unsafe { SigSet::from_sigset_t_unchecked(self.waited) };
+        let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
+        self.fd = Some(SignalFd::with_flags(&set, flags)?);
+        Ok(())
+    }
+
+    /// The signal descriptor, once `watch_sockets` made it.
+    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.fd.as_ref().map(|fd| fd.as_fd().as_raw_fd())
+    }
+
+    /// Waits at most `timeout` (`None`: as long as it takes) for a signal
+    /// or for one of `sockets` to be ready, whose `revents` it then fills.
+    /// Returns the signal taken, if any (at most one per call). Sockets
+    /// need `watch_sockets` first; without it they are not watched.
+    pub fn wait<'a>(
+        &'a self,
+        sockets: &mut Vec<PollFd<'a>>,
+        timeout: Option<Duration>,
+    ) -> io::Result<Option<Received>> {
+        let Some(fd) = self.fd.as_ref() else {
+            return self.next(timeout);
+        };
+        let ms = timeout.map_or(PollTimeout::NONE, |t| {
+            // Rounded up: a wake-up just before a deadline would be wasted.
+            let ms = t.as_nanos().div_ceil(1_000_000);
+            PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+        });
+        sockets.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        let polled = poll(sockets, ms);
+        let signal_ready = sockets
+            .pop()
+            .and_then(|p| p.revents())
+            .is_some_and(|r| !r.is_empty());
+        match polled {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !signal_ready {
+            return Ok(None);
+        }
+        match fd.read_signal() {
+            Ok(Some(info)) => Ok(
+                Signal::from_raw(info.ssi_signo as libc::c_int).map(|signal| Received {
+                    signal,
+                    sender: info.ssi_pid as libc::pid_t,
+                    code: info.ssi_code,
+                }),
+            ),
+            Ok(None) | Err(Errno::EINTR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Takes the next pending signal, waiting at most `timeout` (`None`:
     /// as long as it takes). `Ok(None)` when the time-out passed.
-    pub fn next(&self, timeout: Option<Duration>) -> io::Result<Option<Received>> {
+    fn next(&self, timeout: Option<Duration>) -> io::Result<Option<Received>> {
         let ts = timeout.map(|t| libc::timespec {
             tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
             tv_nsec: t.subsec_nanos().into(),

@@ -1,0 +1,80 @@
+//! Start-up, in order: become a subreaper, bind the readiness endpoint,
+//! start the child, let go of what drainit inherited.
+//!
+//! Phase rule (catatonit): before the child starts any failure is fatal,
+//! with the documented exit codes; after it, drainit logs and carries on,
+//! because a dying PID 1 takes the whole container with it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::events::{InheritedMask, SignalSource};
+use crate::ready::{Readiness, ReadyServer};
+use crate::{reaper, spawn};
+
+/// A failure before the child started: a message and an exit code.
+#[derive(Debug)]
+pub struct StartError {
+    pub message: String,
+    pub code: i32,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn failed(what: &str, cause: impl fmt::Display) -> StartError {
+    StartError {
+        message: format!("failed to {what}: {cause}"),
+        code: 1,
+    }
+}
+
+/// What the supervisor takes over once the child runs.
+pub struct Started {
+    pub child: libc::pid_t,
+    /// The caller's working directory, where the hook runs (drainit
+    /// itself moves to `/`).
+    pub cwd: Option<PathBuf>,
+    pub ready: Option<ReadyServer>,
+}
+
+/// Starts the child as `config` says; `signals` were blocked first thing.
+pub fn start(
+    config: &Config,
+    signals: &mut SignalSource,
+    mask: InheritedMask,
+) -> Result<Started, StartError> {
+    reaper::register().map_err(|e| failed("become a child subreaper", e.desc()))?;
+    let ready = match config.ready_listen {
+        // Readiness is set by the supervisor once the child has started.
+        Some(addr) => Some(
+            ReadyServer::bind(addr, Readiness::NotReady)
+                .map_err(|e| failed(&format!("listen on {addr}"), crate::http::describe(&e)))?,
+        ),
+        None => None,
+    };
+    let health =
+        ready.is_some() || config.policy.drain_http.is_some() || config.policy.liveness.is_some();
+    if health {
+        signals
+            .watch_sockets()
+            .map_err(|e| failed("watch signals", crate::http::describe(&e)))?;
+    }
+    let cwd = std::env::current_dir().ok();
+    let child = spawn::child(&config.command, mask).map_err(|e| StartError {
+        message: e.to_string(),
+        code: e.exit_code(),
+    })?;
+    log::debug!("started child {child}");
+    let keep: Vec<_> = ready
+        .iter()
+        .map(ReadyServer::raw_fd)
+        .chain(signals.raw_fd())
+        .collect();
+    spawn::release_inherited(&keep);
+    Ok(Started { child, cwd, ready })
+}
