@@ -20,7 +20,7 @@ pub use procfs::*;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,26 +33,30 @@ pub fn drainit_bin() -> &'static str {
     env!("CARGO_BIN_EXE_drainit")
 }
 
-/// The test fixture (tests/fixtures/fixture.rs), next to this test run's
-/// build. A plain `cargo test` builds it; `cargo test --test NAME` does
-/// not, so it is built here then.
+/// The test fixture (tests/fixtures/fixture.rs).
 pub fn fixture() -> String {
-    static BUILD: Once = Once::new();
+    example("fixture")
+}
+
+/// A fixture program of tests/fixtures/ (a cargo example), next to this
+/// test run's build. A plain `cargo test` builds them; `cargo test --test
+/// NAME` does not, so it is built here then.
+pub fn example(name: &str) -> String {
+    static BUILD: Mutex<()> = Mutex::new(());
     let exe = std::env::current_exe().unwrap();
     // <target>[/<triple>]/<profile>/deps/<test>
     let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join("fixture");
-    BUILD.call_once(|| {
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let ok = Command::new(cargo)
-                .current_dir(REPO)
-                .args(["build", "--example", "fixture"])
-                .status()
-                .unwrap();
-            assert!(ok.success(), "building the fixture failed");
-        }
-    });
+    let path = profile_dir.join("examples").join(name);
+    let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .current_dir(REPO)
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "building the fixture {name} failed");
+    }
     path.to_string_lossy().into_owned()
 }
 
