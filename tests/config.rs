@@ -155,7 +155,7 @@ fn log_levels_from_flags_and_drainit_log() {
 
 #[test]
 fn version_and_help() {
-    let out = std::process::Command::new(drainit_bin())
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .arg("--version")
         .output()
         .unwrap();
@@ -164,7 +164,7 @@ fn version_and_help() {
         String::from_utf8(out.stdout).unwrap(),
         format!("drainit {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let out = std::process::Command::new(drainit_bin())
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .arg("-h")
         .output()
         .unwrap();
@@ -191,12 +191,7 @@ fn run_config(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (Option<i32>, 
     let _ = std::fs::remove_file(&marker);
     let mut cmd = Command::new(drainit_bin());
     cmd.args(args).arg("--").arg("touch").arg(&marker);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DRAINIT_") {
-            cmd.env_remove(&key);
-        }
-    }
-    let out = cmd
+    let out = scrub_env(&mut cmd)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()

@@ -109,10 +109,9 @@ fn options_after_command_and_every_byte_reach_the_command() {
         out.display()
     );
     let weird = OsStr::from_bytes(b"\xff\xfe not utf-8 \x01");
-    let status = Command::new(drainit_bin())
+    let status = scrub_env(&mut Command::new(drainit_bin()))
         .args(["sh", "-c", &script, "sh", "-v", "--grace", "1s", "--", "-q"])
         .arg(weird)
-        .env_remove("DRAINIT_LOG")
         .stdin(Stdio::null())
         .status()
         .unwrap();
