@@ -169,12 +169,13 @@ fn a_second_stop_signal_during_the_hook_kills_it_and_forwards_at_once(mode: Mode
 
 both_modes!(a_second_stop_signal_during_the_hook_kills_it_and_forwards_at_once);
 
-#[test]
-fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
+/// drainit with a 60 s pre-stop sleep and a child that exits as
+/// `--exit-on` says, sent TERM; returned once the sleep has begun.
+fn in_the_sleep(exit_on: &str) -> Drainit {
     let f = fixture();
     let d = Drainit::start(
         Mode::Pid1,
-        &["--prestop-sleep", "60s", &f, "child", "--exit-on", "15=0"],
+        &["--prestop-sleep", "60s", &f, "child", "--exit-on", exit_on],
     );
     d.ready();
     d.signal(libc::SIGTERM);
@@ -182,6 +183,12 @@ fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
         || d.stderr().contains("sleeping 60s").then_some(()),
         "the sleep",
     );
+    d
+}
+
+#[test]
+fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
+    let d = in_the_sleep("15=0");
     // Other signals are forwarded during the sleep.
     d.signal(libc::SIGUSR1);
     d.expect_line("sig 10");
@@ -194,17 +201,7 @@ fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
 
 #[test]
 fn the_child_exiting_during_the_sleep_ends_it() {
-    let f = fixture();
-    let d = Drainit::start(
-        Mode::Pid1,
-        &["--prestop-sleep", "60s", &f, "child", "--exit-on", "10=5"],
-    );
-    d.ready();
-    d.signal(libc::SIGTERM);
-    wait_for(
-        || d.stderr().contains("sleeping 60s").then_some(()),
-        "the sleep",
-    );
+    let d = in_the_sleep("10=5");
     let t0 = Instant::now();
     d.signal(libc::SIGUSR1);
     let (status, log) = d.wait();
