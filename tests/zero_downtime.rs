@@ -17,15 +17,14 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::docker::{Container, build_image, docker, unique};
+use common::docker::{Container, Image};
 use common::haproxy::{Fields, Haproxy, free_ports, http_status};
-use common::{Build, DEADLINE, REPO, children, line_reader, poll, static_binary, wait_for};
+use common::{Build, DEADLINE, REPO, children, line_reader, poll, say, static_binary, wait_for};
 
 /// Load before the stop, and after it.
 const BEFORE_STOP: Duration = Duration::from_secs(2);
@@ -132,7 +131,7 @@ fn backend(built: &Built, dir: &Path) -> Backend {
     }
     let ensure = Path::new(REPO).join("docker/ensure-dockerd.sh");
     if Command::new(&ensure).status().is_ok_and(|s| s.success()) {
-        return Backend::Docker(Image::build(built, dir));
+        return Backend::Docker(image(built, dir));
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(
@@ -145,51 +144,38 @@ fn backend(built: &Built, dir: &Path) -> Backend {
 
 /// A `FROM scratch` image holding the app, every init, their libraries and
 /// busybox (for drainit's drain hook: a distroless image has no wget).
-struct Image(String);
-
-impl Image {
-    fn build(built: &Built, dir: &Path) -> Image {
-        let root = dir.join("context/rootfs");
-        std::fs::create_dir_all(&root).unwrap();
-        let copy = |from: &Path, to: &str| {
-            let dest = root.join(to.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-        };
-        copy(&built.drainit, "/drainit");
-        copy(&built.http_app, "/http_app");
-        copy(Path::new(TINI), "/tini");
-        copy(Path::new(DUMB_INIT), "/dumb-init");
-        copy(Path::new(BUSYBOX), "/busybox");
-        // Debian's dumb-init is linked dynamically against glibc.
-        for lib in shared_libs(DUMB_INIT) {
-            copy(Path::new(&lib), &lib);
-        }
-        std::fs::write(
-            dir.join("context/Dockerfile"),
-            "FROM scratch\nCOPY rootfs/ /\n",
-        )
-        .unwrap();
-        let tag = unique("zero-downtime");
-        let context = dir.join("context");
-        build_image(&tag, &context.join("Dockerfile"), &context, None);
-        Image(tag)
+fn image(built: &Built, dir: &Path) -> Image {
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY rootfs/ /\n").unwrap();
+    let mut files: Vec<(PathBuf, String)> = [
+        (built.drainit.clone(), "drainit"),
+        (built.http_app.clone(), "http_app"),
+        (TINI.into(), "tini"),
+        (DUMB_INIT.into(), "dumb-init"),
+        (BUSYBOX.into(), "busybox"),
+    ]
+    .into_iter()
+    .map(|(from, to)| (from, format!("rootfs/{to}")))
+    .collect();
+    // Debian's dumb-init is linked dynamically against glibc.
+    for lib in shared_libs(DUMB_INIT) {
+        files.push((lib.clone().into(), format!("rootfs{lib}")));
     }
-
-    fn bins(&self) -> Bins {
-        Bins {
-            drainit: "/drainit".into(),
-            http_app: "/http_app".into(),
-            tini: "/tini".into(),
-            dumb_init: "/dumb-init".into(),
-            busybox: "/busybox".into(),
-        }
-    }
+    let files: Vec<(&Path, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_path(), t.as_str()))
+        .collect();
+    Image::build("zero-downtime", &dockerfile, &files)
 }
 
-impl Drop for Image {
-    fn drop(&mut self) {
-        let _ = docker(&["rmi", "-f", &self.0]);
+/// Paths of the programs in that image.
+fn image_bins() -> Bins {
+    Bins {
+        drainit: "/drainit".into(),
+        http_app: "/http_app".into(),
+        tini: "/tini".into(),
+        dumb_init: "/dumb-init".into(),
+        busybox: "/busybox".into(),
     }
 }
 
@@ -223,7 +209,7 @@ impl Instance {
     ) -> Instance {
         match backend {
             Backend::Docker(image) => {
-                let argv = init.argv(&image.bins(), port);
+                let argv = init.argv(&image_bins(), port);
                 let init_flag = if init == Pid1::DockerInit {
                     "--init"
                 } else {
@@ -449,12 +435,6 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
         sent_to_stopped,
         drained: logs.contains("http_app: drained"),
     }
-}
-
-/// Writes to stderr past the test harness's capture, so that the lines
-/// show up in CI logs even when the test passes.
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn table(rows: &[Row], backend: &Backend) -> String {

@@ -10,14 +10,13 @@
 //! (`docker-stop-time ...`, `docker-exit-code ...`) for the CI log.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Once, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Build, REPO, poll, static_binary, temp_dir};
+use super::{Build, REPO, poll, say, static_binary, temp_dir};
 
 /// How long any single expectation of a container may take: generous, for
 /// a loaded 2-core machine with other builds and tests running.
@@ -55,12 +54,11 @@ pub fn docker_available() -> bool {
             !ci,
             "CI is set and no Docker daemon answers ({why}); run docker/ensure-dockerd.sh"
         );
-        // Straight to stderr, once: libtest hides eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
+        // Once, and seen: libtest hides eprintln! of passing tests.
+        say(&format!(
             "SKIPPING the Docker tests: no Docker daemon answers ({why}); \
              run docker/ensure-dockerd.sh (CI=true makes this a failure)"
-        );
+        ));
         false
     })
 }
@@ -155,6 +153,34 @@ pub fn build_image(tag: &str, dockerfile: &Path, context: &Path, base: Option<&s
         .output()
         .expect("run docker build");
     checked(out, &args);
+}
+
+/// A locally built image, removed when dropped.
+pub struct Image(pub String);
+
+impl Image {
+    /// `docker build -f DOCKERFILE` on a fresh context holding `files`
+    /// (source, path in the context; folders made as needed), tagged
+    /// `unique(name)`.
+    pub fn build(name: &str, dockerfile: &Path, files: &[(&Path, &str)]) -> Image {
+        let image = Image(unique(name));
+        let context = temp_dir(&image.0);
+        for (from, to) in files {
+            let to = context.join(to.trim_start_matches('/'));
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::copy(from, to)
+                .unwrap_or_else(|e| panic!("copy {} into the context: {e}", from.display()));
+        }
+        build_image(&image.0, dockerfile, &context, None);
+        let _ = fs::remove_dir_all(&context);
+        image
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.0]);
+    }
 }
 
 /// Builds `docker/<dir>/<file>` FROM the base image as `drainit-test-<name>-<pid>`.

@@ -17,7 +17,7 @@ pub use build::{Build, static_binary};
 pub use drainit::*;
 pub use procfs::*;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -119,6 +119,12 @@ pub fn line_reader(input: impl Read + Send + 'static) -> Receiver<String> {
         }
     });
     lines
+}
+
+/// Writes a line to stderr past libtest's capture, so that figures show
+/// in the CI log also when the test passes.
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// A fresh temporary directory for one test.
