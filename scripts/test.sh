@@ -23,8 +23,9 @@ cd "$(dirname "$0")/.."
 # libc.a for the static build (libc6-dev),
 # the Docker daemon (docker.io), a static shell for FROM-scratch images
 # (busybox-static), the load balancer (haproxy) and the peers we compare
-# against (tini, dumb-init, catatonit).
-packages=(util-linux procps libc6-dev docker.io busybox-static haproxy tini dumb-init catatonit)
+# against (tini, dumb-init, catatonit), and strace, which holds drainit in a
+# syscall while a test kills its parent (tests/compat.rs).
+packages=(util-linux procps libc6-dev docker.io busybox-static haproxy tini dumb-init catatonit strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

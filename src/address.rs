@@ -48,6 +48,7 @@ const MAX_HOST: usize = 253;
 
 const LISTEN_FORMS: &str = "expected HOST:PORT, [IPV6]:PORT or :PORT";
 const URL_FORMS: &str = "expected tcp://HOST:PORT or http://HOST[:PORT][/PATH]";
+const REQUEST_FORMS: &str = "expected [METHOD ]http://HOST[:PORT][/PATH]";
 
 /// Parses a listener address. `:PORT` means every IPv4 address; HOST must
 /// be an IP address (a listener binds before any name could matter).
@@ -108,13 +109,13 @@ pub fn parse_request(text: &str) -> Result<Request, String> {
         Some((method, url)) => (parse_method(method)?, url.trim_start()),
         None => (Method::Get, text),
     };
-    match parse_target(url)? {
+    match parse_target(url).map_err(|e| e.replace(URL_FORMS, REQUEST_FORMS))? {
         Target::Http { endpoint, path } => Ok(Request {
             method,
             endpoint,
             path,
         }),
-        Target::Tcp(_) => Err("expected an http:// URL".to_string()),
+        Target::Tcp(_) => Err(REQUEST_FORMS.to_string()),
     }
 }
 
@@ -322,6 +323,8 @@ mod tests {
         );
         assert!(parse_request("FETCH http://h/").is_err());
         assert!(parse_request("tcp://h:1").is_err());
+        let bad = parse_request("ftp://h/").unwrap_err();
+        assert!(bad.contains("http://") && !bad.contains("tcp://"), "{bad}");
         assert_eq!(
             parse_request("DELETE http://[::1]:8/a")
                 .unwrap()

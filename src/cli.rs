@@ -5,16 +5,19 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use log::LevelFilter;
 
 use crate::address::{self, Request, Target};
 use crate::config::{Config, Invocation, Policy};
 use crate::liveness::Schedule;
+use crate::parent_death::ParentDeath;
 use crate::rewrite::{self, Rewrite, Rule};
 use crate::signals::Signal;
-use crate::{duration, words};
+use crate::status::{self, SuccessCodes};
+use crate::{duration, peers, words};
 
 /// What `--version` prints after `drainit `: the contract's `drainit X.Y.Z`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -42,7 +45,10 @@ fn command(docker_init: bool) -> Command {
             "On the stop signal: 1. run the drain hook (at most --drain-timeout), \
              2. sleep --prestop-sleep, 3. send the (rewritten) stop signal to the child's \
              process group, 4. SIGKILL the group after --grace.\n\
-             Durations: 10s, 1500ms, 1m30s, 2h, 0.5s, or bare seconds.",
+             Durations: 10s, 1500ms, 1m30s, 2h, 0.5s, or bare seconds.\n\
+             Also read when drainit's own flag and variable are unset: DUMB_INIT_SETSID=0 \
+             (--single-child), TINI_VERBOSITY=0-3 and DUMB_INIT_DEBUG=1 (--log); \
+             TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP change nothing.",
         )
         .arg(
             Arg::new("rewrite")
@@ -135,6 +141,48 @@ fn command(docker_init: bool) -> Command {
                 .action(ArgAction::SetTrue)
                 .conflicts_with("verbose"),
         )
+        .arg(option("log", "LEVEL", "DRAINIT_LOG")
+            .help("Log level: error, warn, info, debug, trace or off; -v and -q beat it")
+            .default_value("info")
+            // Parsed by `log_level`: -v and -q beat it, and a malformed
+            // DRAINIT_LOG is then not read.
+            .value_parser(value_parser!(String)))
+        // tini's and dumb-init's flags that drainit lacked (README, "Moving
+        // from tini or dumb-init").
+        .arg(
+            Arg::new("success-code")
+                .short('e')
+                .long("success-code")
+                .value_name("CODE")
+                .help("Exit 0 when the child's status (0-255, 143 for SIGTERM) is CODE; repeatable")
+                .env("DRAINIT_SUCCESS_CODES")
+                .value_delimiter(',')
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true)
+                .value_parser(parse_code_item),
+        )
+        .arg(
+            Arg::new("parent-death-signal")
+                .short('p')
+                .long("parent-death-signal")
+                .value_name("SIG")
+                .help("Act as if SIG was received when drainit's parent exits (shutdown if it is the stop signal)")
+                .env("DRAINIT_PARENT_DEATH_SIGNAL")
+                .allow_hyphen_values(true)
+                .value_parser(parse_parent_death_signal),
+        )
+        .arg(
+            Arg::new("subreaper")
+                .short('s')
+                .help("No effect (tini's flag): drainit always reaps, as a subreaper when not PID 1")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("kill-group")
+                .short('g')
+                .help("No effect (tini's flag): drainit always signals the child's process group, unless --single-child")
+                .action(ArgAction::SetTrue),
+        )
         .arg(
             Arg::new("command")
                 .value_name("COMMAND")
@@ -184,6 +232,31 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// One item of the success code list; a blank one adds none, as for
+/// `--rewrite`.
+fn parse_code_item(text: &str) -> Result<Option<u8>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    status::parse_code(text).map(Some)
+}
+
+/// Any signal drainit can wait for, and KILL, which ends drainit at once
+/// as it ends tini (`tini -p SIGKILL`).
+fn parse_parent_death_signal(text: &str) -> Result<Signal, String> {
+    let sig = Signal::parse(text)?;
+    if sig.is_never_forwarded() && sig != Signal::KILL {
+        return Err(format!("{sig} cannot be received or forwarded by drainit"));
+    }
+    Ok(sig)
+}
+
+/// `error`, `warn`, `info`, `debug`, `trace` or `off`, any case.
+fn parse_level(text: &str) -> Result<LevelFilter, String> {
+    text.parse()
+        .map_err(|_| "expected error, warn, info, debug, trace or off".to_string())
+}
+
 /// Booleans for the `DRAINIT_*` variables: `1/true/yes/on` and
 /// `0/false/no/off` or empty, any case.
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -194,22 +267,142 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// Why drainit stops before starting anything: `--help` or `--version`
+/// (exit 0, on stdout), or a usage error (exit 2, on stderr).
+#[derive(Debug)]
+pub struct Exit {
+    text: String,
+    code: i32,
+}
+
+impl Exit {
+    pub fn print(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.code == 0 {
+            std::io::stdout().write_all(self.text.as_bytes())
+        } else {
+            std::io::stderr().write_all(self.text.as_bytes())
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+}
+
+/// The text as printed.
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Parses the arguments (the first being the program name) and the
-/// `DRAINIT_*` variables. `Err` is clap's error, with exit code 2 for
-/// usage errors and 0 for `--help`/`--version`.
-pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, clap::Error> {
+/// `DRAINIT_*` variables (and the peers' that drainit honours).
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, Exit> {
     let args: Vec<OsString> = args.into_iter().collect();
-    let mut cmd = command(args.first().is_some_and(|arg0| is_docker_init(arg0)));
-    let mut matches = cmd.try_get_matches_from_mut(args)?;
-    let log_level = log_level(&matches).map_err(|msg| cmd.error(ErrorKind::InvalidValue, msg))?;
-    let timeout = matches.get_one::<Duration>("liveness-timeout").copied();
-    if let Some(target) = matches.remove_one::<Target>("probe") {
+    let mut cmd = command_for(&args);
+    let matches = match cmd.try_get_matches_from_mut(&args) {
+        Ok(matches) => matches,
+        Err(e) => return Err(from_clap(&cmd, &args, e)),
+    };
+    let usage = |text: String| Exit {
+        text: format!("drainit: {text}\n"),
+        code: 2,
+    };
+    let set = |id| matches.value_source(id) != Some(ValueSource::DefaultValue);
+    let log_set = set("log") || matches.get_flag("quiet") || matches.get_count("verbose") > 0;
+    let peers =
+        peers::read(|name| std::env::var_os(name), set("single-child"), log_set).map_err(usage)?;
+    let log_level = log_level(&matches, peers.log_level).map_err(usage)?;
+    if let Some(target) = matches.get_one::<Target>("probe") {
         return Ok(Invocation::Probe {
-            target,
-            timeout: timeout.unwrap_or_default(),
+            target: target.clone(),
+            timeout: defaulted(&matches, "liveness-timeout"),
         });
     }
-    Ok(Invocation::Run(Box::new(config(matches, log_level))))
+    Ok(Invocation::Run(Box::new(config(matches, log_level, peers))))
+}
+
+/// The definition for these arguments: the version line depends on the
+/// name drainit runs under.
+fn command_for(args: &[OsString]) -> Command {
+    command(args.first().is_some_and(|arg0| is_docker_init(arg0)))
+}
+
+/// clap's error as drainit prints it: the first line starts with
+/// `drainit:` and names what the user wrote, the flag or its variable.
+fn from_clap(cmd: &Command, args: &[OsString], e: clap::Error) -> Exit {
+    let code = e.exit_code();
+    let mut text = e.render().to_string();
+    if code == 0 {
+        return Exit { text, code };
+    }
+    if let Some(rest) = text.strip_prefix("error: ") {
+        text = format!("drainit: {rest}");
+    }
+    // "the following required arguments were not provided:\n  <COMMAND>..."
+    if let Some((first, rest)) = text.split_once(":\n  ") {
+        text = format!("{first}: {rest}");
+    }
+    if let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg)
+        && let Some(arg) = cmd.get_arguments().find(|a| a.to_string() == *shown)
+        && let Some(var) = variable_behind(args, arg)
+    {
+        text = text.replacen(&format!("'{shown}'"), &var, 1);
+    }
+    // clap says "invalid UTF-8 was detected in one or more arguments".
+    if e.kind() == ErrorKind::InvalidUtf8
+        && let Some(name) = not_utf8(args)
+    {
+        text = format!("drainit: invalid UTF-8 in the value of {name}\n");
+    }
+    Exit { text, code }
+}
+
+/// The arguments parsed again with every value of an option taken as it
+/// is, to tell what clap's errors do not say: where a bad value came from.
+/// The definition is built (`try_get_matches_from_mut`), so that its
+/// arguments show as clap shows them (`--grace <DURATION>`).
+fn lenient(args: &[OsString]) -> Option<(Command, ArgMatches)> {
+    // A fresh definition: clap does not take changes to a built one.
+    let mut cmd = command_for(args);
+    let ids: Vec<_> = cmd
+        .get_arguments()
+        .filter(|a| a.get_env().is_some())
+        .map(|a| a.get_id().clone())
+        .collect();
+    for id in ids {
+        cmd = cmd.mut_arg(id, |a| a.value_parser(value_parser!(OsString)));
+    }
+    let matches = cmd.try_get_matches_from_mut(args).ok()?;
+    Some((cmd, matches))
+}
+
+/// The variable that gave `arg` its (bad) value, when the user set the
+/// variable and not the flag.
+fn variable_behind(args: &[OsString], arg: &Arg) -> Option<String> {
+    let var = arg.get_env()?.to_string_lossy().into_owned();
+    let (_, matches) = lenient(args)?;
+    (matches.value_source(arg.get_id().as_str()) == Some(ValueSource::EnvVariable)).then_some(var)
+}
+
+/// The flag or variable whose value is not UTF-8.
+fn not_utf8(args: &[OsString]) -> Option<String> {
+    let (cmd, matches) = lenient(args)?;
+    let arg = cmd
+        .get_arguments()
+        .filter(|a| a.get_env().is_some())
+        .find(|a| {
+            let id = a.get_id().as_str();
+            matches
+                .get_raw(id)
+                .is_some_and(|mut values| values.any(|v| v.to_str().is_none()))
+        })?;
+    Some(match matches.value_source(arg.get_id().as_str()) {
+        Some(ValueSource::EnvVariable) => arg.get_env()?.to_string_lossy().into_owned(),
+        _ => format!("'{arg}'"),
+    })
 }
 
 /// Whether drainit runs under Docker's name for its init: dockerd execs
@@ -221,8 +414,10 @@ fn is_docker_init(arg0: &std::ffi::OsStr) -> bool {
         .is_some_and(|name| name == "docker-init")
 }
 
-/// `-q`, `-v`, `-vv` beat `DRAINIT_LOG`, which beats the default (info).
-fn log_level(matches: &ArgMatches) -> Result<LevelFilter, String> {
+/// `-q`, `-v`, `-vv` beat `--log`/`DRAINIT_LOG`, which beat the peers'
+/// variables (read only when neither is set), which beat `--log`'s
+/// default.
+fn log_level(matches: &ArgMatches, peers: Option<LevelFilter>) -> Result<LevelFilter, String> {
     if matches.get_flag("quiet") {
         return Ok(LevelFilter::Error);
     }
@@ -231,26 +426,34 @@ fn log_level(matches: &ArgMatches) -> Result<LevelFilter, String> {
         1 => return Ok(LevelFilter::Debug),
         _ => return Ok(LevelFilter::Trace),
     }
-    let Some(value) = std::env::var_os("DRAINIT_LOG") else {
-        return Ok(LevelFilter::Info);
-    };
-    value
-        .to_str()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "invalid value {value:?} for 'DRAINIT_LOG': expected error, warn, info, debug, trace or off"
-            )
-        })
+    let log_given = matches.value_source("log") != Some(ValueSource::DefaultValue);
+    if let Some(level) = peers.filter(|_| !log_given) {
+        return Ok(level);
+    }
+    let text: String = defaulted(matches, "log");
+    parse_level(&text).map_err(|why| {
+        let name = match matches.value_source("log") {
+            Some(ValueSource::EnvVariable) => "DRAINIT_LOG",
+            _ => "'--log <LEVEL>'",
+        };
+        format!("invalid value '{text}' for {name}: {why}")
+    })
 }
 
-fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
+/// The value of an option with a default: clap always has one, given,
+/// from its variable, or the default; the default is written once, in
+/// `command`.
+fn defaulted<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, id: &str) -> T {
+    matches
+        .get_one::<T>(id)
+        .cloned()
+        .expect("an option with a default always has a value")
+}
+
+fn config(mut matches: ArgMatches, log_level: LevelFilter, peers: peers::Peers) -> Config {
     let duration = |m: &ArgMatches, id: &str| m.get_one::<Duration>(id).copied();
     let policy = Policy {
-        stop_signal: matches
-            .get_one::<Signal>("stop-signal")
-            .copied()
-            .unwrap_or(Signal::TERM),
+        stop_signal: defaulted(&matches, "stop-signal"),
         rewrite: Rewrite::new(
             matches
                 .remove_many::<Option<Rule>>("rewrite")
@@ -258,22 +461,28 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
                 .unwrap_or_default(),
         ),
         drain_exec: matches.remove_one("drain-exec").unwrap_or_default(),
-        drain_timeout: duration(&matches, "drain-timeout").unwrap_or_default(),
-        prestop_sleep: duration(&matches, "prestop-sleep").unwrap_or_default(),
+        drain_timeout: defaulted(&matches, "drain-timeout"),
+        prestop_sleep: defaulted(&matches, "prestop-sleep"),
         grace: duration(&matches, "grace"),
-        single_child: matches.get_flag("single-child"),
+        single_child: matches.get_flag("single-child") || peers.single_child,
         drain_http: matches
             .remove_one::<Option<Request>>("drain-http")
             .flatten(),
         liveness: matches.remove_one::<Target>("liveness").map(|target| {
             let schedule = Schedule {
-                interval: duration(&matches, "liveness-interval").unwrap_or_default(),
-                timeout: duration(&matches, "liveness-timeout").unwrap_or_default(),
-                failures: matches.get_one("liveness-failures").copied().unwrap_or(1),
-                start: duration(&matches, "liveness-start").unwrap_or_default(),
+                interval: defaulted(&matches, "liveness-interval"),
+                timeout: defaulted(&matches, "liveness-timeout"),
+                failures: defaulted(&matches, "liveness-failures"),
+                start: defaulted(&matches, "liveness-start"),
             };
             (target, schedule)
         }),
+        success_codes: SuccessCodes::new(
+            matches
+                .remove_many::<Option<u8>>("success-code")
+                .map(|items| items.flatten().collect())
+                .unwrap_or_default(),
+        ),
     };
     Config {
         command: matches
@@ -283,6 +492,10 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
         policy,
         ready_listen: matches.get_one("ready-listen").copied(),
         log_level,
+        parent_death: matches
+            .get_one::<Signal>("parent-death-signal")
+            .map(|&sig| ParentDeath::of_current_parent(sig)),
+        notes: peers.notes,
     }
 }
 
@@ -290,14 +503,14 @@ fn config(mut matches: ArgMatches, log_level: LevelFilter) -> Config {
 mod tests {
     use super::*;
 
-    fn parse_args(args: &[&str]) -> Result<Config, clap::Error> {
+    fn parse_args(args: &[&str]) -> Result<Config, Exit> {
         parse_invocation(args).map(|invocation| match invocation {
             Invocation::Run(config) => *config,
             Invocation::Probe { .. } => panic!("{args:?} is a probe"),
         })
     }
 
-    fn parse_invocation(args: &[&str]) -> Result<Invocation, clap::Error> {
+    fn parse_invocation(args: &[&str]) -> Result<Invocation, Exit> {
         parse(
             std::iter::once("drainit")
                 .chain(args.iter().copied())
@@ -422,6 +635,99 @@ mod tests {
         for args in [&[][..], &["--bogus", "app"], &["-q", "-v", "app"]] {
             assert_eq!(parse_args(args).unwrap_err().exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn tinis_flags_are_accepted() {
+        let c =
+            parse_args(&["-e", "143", "-e", "3,4", "-p", "sigusr1", "-s", "-g", "app"]).unwrap();
+        assert_eq!(c.policy.success_codes, SuccessCodes::new(vec![143, 3, 4]));
+        let death = c.parent_death.unwrap();
+        assert_eq!(death.signal, Signal::parse("USR1").unwrap());
+        assert_eq!(death.parent, nix::unistd::getppid().as_raw());
+        assert!(!c.policy.single_child);
+        let c = parse_args(&["-sg", "-e", "", "--parent-death-signal", "KILL", "app"]).unwrap();
+        assert_eq!(c.policy.success_codes, SuccessCodes::default());
+        assert_eq!(c.parent_death.unwrap().signal, Signal::KILL);
+        let d = parse_args(&["app"]).unwrap();
+        assert_eq!(
+            (d.policy.success_codes, d.parent_death),
+            (SuccessCodes::default(), None)
+        );
+        for (args, flag) in [
+            (&["-e", "256", "app"][..], "--success-code"),
+            (&["-e", "-1", "app"], "--success-code"),
+            (&["-p", "STOP", "app"], "--parent-death-signal"),
+            (&["-p", "CHLD", "app"], "--parent-death-signal"),
+        ] {
+            let err = parse_args(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn usage_errors_start_with_drainit_on_one_line_naming_the_flag() {
+        for (args, first) in [
+            (
+                &["--grace", "x", "app"][..],
+                "drainit: invalid value 'x' for '--grace <DURATION>': ",
+            ),
+            (
+                &["--bogus", "app"],
+                "drainit: unexpected argument '--bogus' found",
+            ),
+            (
+                &[],
+                "drainit: the following required arguments were not provided: [COMMAND]...",
+            ),
+            (
+                &["-q", "-v", "app"],
+                "drainit: the argument '--quiet' cannot be used with '--verbose...'",
+            ),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            let line = err.lines().next().unwrap();
+            assert!(line.starts_with(first), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"\xff".to_vec());
+        let args = ["drainit".into(), "--grace".into(), bad, "app".into()];
+        let err = parse(args).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "drainit: invalid UTF-8 in the value of '--grace <DURATION>'\n"
+        );
+    }
+
+    #[test]
+    fn the_log_level_flags_beat_log_which_beats_the_peers() {
+        let level = |args: &[&str], peers: Option<LevelFilter>| {
+            let mut cmd = command(false);
+            let matches = cmd
+                .try_get_matches_from_mut(["drainit"].iter().chain(args).chain(&["app"]))
+                .unwrap();
+            log_level(&matches, peers).unwrap()
+        };
+        let debug = Some(LevelFilter::Debug);
+        assert_eq!(level(&[], None), LevelFilter::Info);
+        assert_eq!(level(&[], debug), LevelFilter::Debug);
+        assert_eq!(level(&["--log", "WARN"], debug), LevelFilter::Warn);
+        assert_eq!(level(&["--log", "off", "-v"], None), LevelFilter::Debug);
+        assert_eq!(level(&["-vv"], debug), LevelFilter::Trace);
+        assert_eq!(level(&["-q"], debug), LevelFilter::Error);
+        let mut cmd = command(false);
+        let matches = cmd
+            .try_get_matches_from_mut(["drainit", "--log", "loud", "app"])
+            .unwrap();
+        assert_eq!(
+            log_level(&matches, None).unwrap_err(),
+            "invalid value 'loud' for '--log <LEVEL>': expected error, warn, info, debug, trace or off"
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ use log::LevelFilter;
 
 use crate::address::{Request, Target};
 use crate::liveness::Schedule;
+use crate::parent_death::ParentDeath;
 use crate::rewrite::Rewrite;
 use crate::signals::Signal;
+use crate::status::SuccessCodes;
 
 /// What drainit was asked to do.
 #[derive(Clone, Debug)]
@@ -32,6 +34,20 @@ pub struct Config {
     pub ready_listen: Option<SocketAddr>,
     /// How much to log.
     pub log_level: LevelFilter,
+    /// `--parent-death-signal`.
+    pub parent_death: Option<ParentDeath>,
+    /// What the peers' variables changed, for the debug log once logging
+    /// is set up.
+    pub notes: Vec<String>,
+}
+
+impl Config {
+    /// Logs the notes taken while parsing.
+    pub fn log_notes(&self) {
+        for note in &self.notes {
+            log::debug!("{note}");
+        }
+    }
 }
 
 /// What the configuration says about stopping.
@@ -49,6 +65,8 @@ pub struct Policy {
     pub single_child: bool,
     /// The liveness watchdog: what to probe, and how often.
     pub liveness: Option<(Target, Schedule)>,
+    /// The child's statuses reported as 0.
+    pub success_codes: SuccessCodes,
 }
 
 impl Policy {

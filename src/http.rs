@@ -4,12 +4,13 @@
 //! `--probe`. Time-outs belong to the caller: it drops an exchange whose
 //! deadline passed.
 //!
-//! Every address a name resolves to is tried in turn (`localhost` may give
-//! `::1` before `127.0.0.1`). Only the status line is read, from at most
+//! A name is looked up without blocking (`resolve`), then every address
+//! it gives is tried in turn (`localhost` may give `::1` before
+//! `127.0.0.1`). Only the status line is read, from at most
 //! `MAX_HEAD` bytes, as the kubelet's prober reads a bounded part.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -18,11 +19,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
 use crate::address::{Endpoint, Method, Request, Target};
+use crate::resolve::{self, Lookup, Pending};
 
 /// The most of an answer drainit reads looking for its status line.
 const MAX_HEAD: usize = 4096;
-/// The most addresses tried for one name.
-const MAX_ADDRESSES: usize = 8;
 
 /// How an exchange ended well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,7 @@ pub struct Exchange {
 }
 
 enum Stage {
+    Resolving(Pending),
     Connecting(OwnedFd),
     Writing { stream: TcpStream, sent: usize },
     Reading { stream: TcpStream, head: Vec<u8> },
@@ -69,34 +70,36 @@ impl Exchange {
         Exchange::start(&request.endpoint, bytes)
     }
 
-    /// Resolves the host (the system resolver, each time) and starts
-    /// connecting to its first address.
+    /// Looks the host up (the system resolver, each time) and starts
+    /// connecting to its first address once it is known.
     fn start(endpoint: &Endpoint, request: Vec<u8>) -> Exchange {
-        let resolved = (endpoint.host.as_str(), endpoint.port)
-            .to_socket_addrs()
-            .map(|addrs| addrs.take(MAX_ADDRESSES).collect::<Vec<_>>());
-        let (addresses, last_error) = match resolved {
-            Ok(addrs) if addrs.is_empty() => (Vec::new(), "no address".to_string()),
-            Ok(addrs) => (addrs, String::new()),
-            Err(e) => (
-                Vec::new(),
-                format!("failed to resolve {}: {}", endpoint.host, describe(&e)),
-            ),
-        };
         let mut exchange = Exchange {
             endpoint: endpoint.clone(),
             request,
-            addresses: addresses.into_iter(),
+            addresses: Vec::new().into_iter(),
             stage: Stage::Done(Ok(Answer::Connected)),
-            last_error,
+            last_error: String::new(),
         };
-        exchange.connect_next();
+        match resolve::lookup(endpoint) {
+            Lookup::Pending(pending) => exchange.stage = Stage::Resolving(pending),
+            Lookup::Done(result) => exchange.resolved(result),
+        }
         exchange
+    }
+
+    /// The lookup is over: connect to its first address, or fail.
+    fn resolved(&mut self, result: Result<Vec<SocketAddr>, String>) {
+        match result {
+            Ok(addrs) => self.addresses = addrs.into_iter(),
+            Err(e) => self.last_error = format!("failed to resolve {}: {e}", self.endpoint.host),
+        }
+        self.connect_next();
     }
 
     /// The socket to wait on and for what; `None` once done.
     pub fn wants(&self) -> Option<(BorrowedFd<'_>, PollFlags)> {
         match &self.stage {
+            Stage::Resolving(pending) => Some((pending.fd(), PollFlags::POLLIN)),
             Stage::Connecting(fd) => Some((fd.as_fd(), PollFlags::POLLOUT)),
             Stage::Writing { stream, .. } => Some((stream.as_fd(), PollFlags::POLLOUT)),
             Stage::Reading { stream, .. } => Some((stream.as_fd(), PollFlags::POLLIN)),
@@ -110,6 +113,16 @@ impl Exchange {
         loop {
             let stage = std::mem::replace(&mut self.stage, Stage::Done(Ok(Answer::Connected)));
             self.stage = match stage {
+                Stage::Resolving(mut pending) => match pending.poll() {
+                    Some(result) => {
+                        self.resolved(result);
+                        continue;
+                    }
+                    None => {
+                        self.stage = Stage::Resolving(pending);
+                        return None;
+                    }
+                },
                 Stage::Connecting(fd) => match connect_result(&fd) {
                     Ok(true) if self.request.is_empty() => Stage::Done(Ok(Answer::Connected)),
                     Ok(true) => Stage::Writing {

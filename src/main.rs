@@ -18,9 +18,13 @@ mod config;
 mod duration;
 mod events;
 mod http;
+mod job_control;
 mod liveness;
+mod parent_death;
+mod peers;
 mod ready;
 mod reaper;
+mod resolve;
 mod rewrite;
 mod shutdown;
 mod signals;
@@ -64,6 +68,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         Invocation::Probe { target, timeout } => probe(&target, timeout),
     };
     init_logging(config.log_level);
+    config.log_notes();
     let (mut signals, mask) = match blocked {
         Ok(blocked) => blocked,
         Err(e) => fail(

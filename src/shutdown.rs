@@ -11,7 +11,7 @@ use crate::liveness::{Liveness, Verdict};
 use crate::ready::Readiness;
 use crate::rewrite::Rewrite;
 use crate::signals::Signal;
-use crate::status::ChildStatus;
+use crate::status::{ChildStatus, SuccessCodes};
 
 /// How long the rest of the group may stay after the child exited by
 /// itself, when no `--grace` is given (README, "When the child exits").
@@ -175,6 +175,7 @@ pub struct Shutdown {
     prestop_sleep: Duration,
     grace: Option<Duration>,
     single_child: bool,
+    success_codes: SuccessCodes,
     liveness: Option<Liveness>,
     phase: Phase,
     /// Why the stop began, once it has.
@@ -198,6 +199,7 @@ impl Shutdown {
             prestop_sleep: policy.prestop_sleep,
             grace: policy.grace,
             single_child: policy.single_child,
+            success_codes: policy.success_codes.clone(),
             liveness: policy
                 .liveness
                 .as_ref()
@@ -453,12 +455,14 @@ impl Shutdown {
     /// Step 3, and step 4's clock starts.
     fn forward_stop(&mut self, now: Instant, actions: &mut Vec<Action>) {
         let grace = self.grace_period();
+        // Closed first: from step 3 on, no health check may see the port
+        // open while the app already has the stop signal.
+        actions.push(Action::CloseReadiness);
         actions.push(Action::SendStop {
             signal: self.rewrite.translate(self.stop_signal),
             stop: self.stop_signal,
             grace,
         });
-        actions.push(Action::CloseReadiness);
         self.phase = Phase::Stopping {
             grace: match grace.and_then(|g| after(now, g)) {
                 Some(t) => Grace::Until(t),
@@ -483,7 +487,7 @@ impl Shutdown {
     fn exit(&mut self, status: ChildStatus, actions: &mut Vec<Action>) {
         let code = match self.reason {
             Some(Reason::Liveness) => LIVENESS_EXIT,
-            _ => status.exit_code(),
+            _ => self.success_codes.exit_code(status.exit_code()),
         };
         actions.push(Action::Exit {
             status,
@@ -525,6 +529,7 @@ mod tests {
             grace: Some(10 * SEC),
             single_child: false,
             liveness: None,
+            success_codes: SuccessCodes::default(),
         }
     }
 
@@ -550,12 +555,12 @@ mod tests {
 
     fn send(signal: Option<Signal>, grace: Option<Duration>) -> [Action; 2] {
         [
+            CloseReadiness,
             SendStop {
                 signal,
                 stop: TERM,
                 grace,
             },
-            CloseReadiness,
         ]
     }
 

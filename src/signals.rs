@@ -51,10 +51,13 @@ const NAMES: &[(&str, c_int)] = &[
     ("POLL", libc::SIGPOLL),
 ];
 
-/// Synchronous fault signals: raised by the kernel for the faulting thread
-/// itself, so forwarding one that was sent by `kill` would only confuse the
-/// child (tini does not forward them either). They are left unblocked so
-/// that, when drainit is not PID 1, a real fault still kills it.
+/// Synchronous fault signals. The kernel raises one for the faulting
+/// thread itself (`si_code` > 0), and forces it through whatever the mask
+/// and disposition (`force_sig_fault` unblocks it and restores the default
+/// action), so a real fault in drainit still ends it even though drainit
+/// blocks and waits for these. One sent by another process (`kill`,
+/// `sigqueue`, `tgkill`: `si_code` <= 0, e.g. `docker kill -s ABRT`) is
+/// forwarded like any other signal.
 const FAULTS: [c_int; 7] = [
     libc::SIGSEGV,
     libc::SIGBUS,
@@ -77,6 +80,8 @@ pub fn rtmax() -> c_int {
 
 impl Signal {
     pub const KILL: Signal = Signal(libc::SIGKILL);
+    /// The default stop signal, which `cli` spells once, as text.
+    #[cfg(test)]
     pub const TERM: Signal = Signal(libc::SIGTERM);
     pub const CHLD: Signal = Signal(libc::SIGCHLD);
 
@@ -95,9 +100,16 @@ impl Signal {
     }
 
     /// True for the signals drainit never forwards: CHLD (drainit's own
-    /// business), KILL and STOP (cannot be caught), and the fault signals.
+    /// business), KILL and STOP (cannot be caught).
     pub fn is_never_forwarded(self) -> bool {
-        self.0 == libc::SIGCHLD || self.is_uncatchable() || FAULTS.contains(&self.0)
+        self.0 == libc::SIGCHLD || self.is_uncatchable()
+    }
+
+    /// True when the kernel raised this fault signal for a fault (`code`
+    /// is siginfo's `si_code`, > 0 then), rather than a process sending it:
+    /// not the caller's to pass on.
+    pub fn is_raised_fault(self, code: c_int) -> bool {
+        FAULTS.contains(&self.0) && code > 0
     }
 
     /// KILL and STOP, which no process can catch, block or ignore.
@@ -130,12 +142,12 @@ impl Signal {
             .ok_or_else(invalid)
     }
 
-    /// Every signal drainit waits for: all real signals but KILL, STOP and
-    /// the faults. CHLD is included (it drives reaping) though never forwarded.
+    /// Every signal drainit waits for: all real signals but KILL and STOP.
+    /// CHLD is included (it drives reaping) though never forwarded.
     pub fn all_waited() -> impl Iterator<Item = Signal> {
         (1..=rtmax())
             .filter_map(Signal::from_raw)
-            .filter(|s| !s.is_uncatchable() && !FAULTS.contains(&s.0))
+            .filter(|s| !s.is_uncatchable())
     }
 }
 
@@ -229,29 +241,37 @@ mod tests {
     }
 
     #[test]
-    fn waits_for_everything_but_uncatchable_and_faults() {
+    fn waits_for_everything_but_uncatchable() {
         let waited: Vec<c_int> = Signal::all_waited().map(Signal::raw).collect();
         for n in [
             libc::SIGTERM,
             libc::SIGCHLD,
             libc::SIGTSTP,
             libc::SIGTTOU,
+            libc::SIGSEGV,
+            libc::SIGABRT,
             rtmin(),
             rtmax(),
         ] {
             assert!(waited.contains(&n), "{n}");
         }
-        for n in [
-            libc::SIGKILL,
-            libc::SIGSTOP,
-            libc::SIGSEGV,
-            libc::SIGABRT,
-            32,
-            33,
-        ] {
+        for n in [libc::SIGKILL, libc::SIGSTOP, 32, 33] {
             assert!(!waited.contains(&n), "{n}");
         }
         assert!(Signal::CHLD.is_never_forwarded());
         assert!(!Signal::TERM.is_never_forwarded());
+        assert!(!Signal(libc::SIGABRT).is_never_forwarded());
+    }
+
+    #[test]
+    fn a_fault_is_raised_by_the_kernel_only_with_a_positive_code() {
+        let segv = Signal(libc::SIGSEGV);
+        // SEGV_MAPERR, which libc does not define for Linux.
+        assert!(segv.is_raised_fault(1));
+        assert!(segv.is_raised_fault(libc::SI_KERNEL));
+        for sent in [libc::SI_USER, libc::SI_QUEUE, libc::SI_TKILL] {
+            assert!(!segv.is_raised_fault(sent));
+        }
+        assert!(!Signal::TERM.is_raised_fault(libc::SI_KERNEL));
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::config::Config;
 use crate::events::{InheritedMask, SignalSource};
 use crate::ready::{Readiness, ReadyServer};
-use crate::{reaper, spawn};
+use crate::{parent_death, reaper, spawn};
 
 /// A failure before the child started: a message and an exit code.
 #[derive(Debug)]
@@ -49,6 +49,8 @@ pub fn start(
     mask: InheritedMask,
 ) -> Result<Started, StartError> {
     reaper::register().map_err(|e| failed("become a child subreaper", e.desc()))?;
+    parent_death::arm(config.parent_death)
+        .map_err(|e| failed("ask for the parent death signal", e.desc()))?;
     let ready = match config.ready_listen {
         // Readiness is set by the supervisor once the child has started.
         Some(addr) => Some(

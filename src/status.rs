@@ -46,9 +46,58 @@ impl fmt::Display for ChildStatus {
     }
 }
 
+/// The child's statuses that drainit reports as success
+/// (`--success-code`, tini's `-e`), e.g. 143 for a JVM that exits with
+/// SIGTERM's code when it stops as asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SuccessCodes(Vec<u8>);
+
+impl SuccessCodes {
+    pub fn new(codes: Vec<u8>) -> SuccessCodes {
+        SuccessCodes(codes)
+    }
+
+    /// drainit's exit code for the child's `code` (0-255, 128+N
+    /// included): 0 when it is a success code, else `code` itself.
+    pub fn exit_code(&self, code: i32) -> i32 {
+        let listed = u8::try_from(code).is_ok_and(|c| self.0.contains(&c));
+        if listed { 0 } else { code }
+    }
+}
+
+/// Parses one exit status, 0-255, for `--success-code`.
+pub fn parse_code(text: &str) -> Result<u8, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not an exit status (0-255)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_codes_turn_exactly_their_statuses_into_0() {
+        let codes = SuccessCodes::new(vec![143, 3]);
+        assert_eq!(codes.exit_code(143), 0);
+        assert_eq!(codes.exit_code(3), 0);
+        for other in [0, 1, 130, 137, 255] {
+            assert_eq!(codes.exit_code(other), other);
+        }
+        assert_eq!(SuccessCodes::default().exit_code(143), 143);
+    }
+
+    #[test]
+    fn an_exit_status_is_0_to_255() {
+        assert_eq!(parse_code("143"), Ok(143));
+        assert_eq!(parse_code(" 0 "), Ok(0));
+        for bad in ["256", "-1", "", "x", "1.5", "0x10"] {
+            assert_eq!(
+                parse_code(bad),
+                Err(format!("{bad:?} is not an exit status (0-255)"))
+            );
+        }
+    }
 
     #[test]
     fn decodes_exits_and_every_signal() {

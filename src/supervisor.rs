@@ -28,7 +28,7 @@ use crate::signals::Signal;
 use crate::startup::Started;
 use crate::status::ChildStatus;
 use crate::target::{SignalTarget, kill};
-use crate::{reaper, spawn};
+use crate::{job_control, reaper, spawn, words};
 
 /// While only the rest of the child's group is awaited, how often drainit
 /// checks that it is still there. Its last member may be reaped by a parent
@@ -108,6 +108,8 @@ enum Outcome {
     Sent(bool),
     /// The hook's pid, or why it did not start.
     Hook(io::Result<libc::pid_t>),
+    /// The drain request ended as soon as it started.
+    Request(Result<Answer, String>),
 }
 
 impl Supervisor {
@@ -124,8 +126,16 @@ impl Supervisor {
                 let own = r.sender == self.self_pid && r.code == libc::SI_USER;
                 if r.signal == Signal::CHLD {
                     self.reap();
-                } else if !own {
+                    job_control::after_reap(self.child, self.self_pid);
+                } else if !own && !r.signal.is_raised_fault(r.code) {
+                    job_control::before_forward(r.signal, self.child);
                     self.feed(Event::Signal(r.signal));
+                    job_control::after_forward(
+                        r.signal,
+                        self.stop_signal,
+                        self.child,
+                        self.self_pid,
+                    );
                 }
             }
             if !ready.is_empty() {
@@ -194,18 +204,20 @@ impl Supervisor {
     }
 
     fn advance_request(&mut self) {
-        if self.poll_request() {
+        if let Some(result) = self.poll_request() {
+            self.log_request(result);
             self.feed(Event::RequestEnded);
         }
     }
 
-    /// Moves the drain request on; true (and its outcome logged) once it
-    /// is over.
-    fn poll_request(&mut self) -> bool {
-        let Some(result) = self.request.as_mut().and_then(Exchange::advance) else {
-            return false;
-        };
+    /// Moves the drain request on; its result once it is over.
+    fn poll_request(&mut self) -> Option<Result<Answer, String>> {
+        let result = self.request.as_mut().and_then(Exchange::advance)?;
         self.request = None;
+        Some(result)
+    }
+
+    fn log_request(&self, result: Result<Answer, String>) {
         let request = self.drain_http.as_ref().map(ToString::to_string);
         let request = request.unwrap_or_default();
         match result {
@@ -218,7 +230,6 @@ impl Supervisor {
             Ok(Answer::Connected) => {}
             Err(cause) => warn!("drain request {request} failed: {cause}; going on"),
         }
-        true
     }
 
     fn advance_probe(&mut self) {
@@ -312,9 +323,10 @@ impl Supervisor {
             Action::CloseReadiness => self.ready = None,
             Action::StartRequest => {
                 self.request = self.drain_http.as_ref().map(Exchange::request);
-                // Resolution or every connect may already have failed.
-                if self.poll_request() {
+                // Every connect may already have been refused.
+                if let Some(result) = self.poll_request() {
                     events.push_back(Event::RequestEnded);
+                    return Outcome::Request(result);
                 }
             }
             Action::CancelRequest(_) => self.request = None,
@@ -372,8 +384,15 @@ impl Supervisor {
                     info!("starting the shutdown sequence ({signal} after the hook)")
                 }
             },
+            (Action::StartRequest, Outcome::Request(result)) => self.log_request(result),
             (Action::CancelRequest(cut), _) => match cut {
-                Cut::TimedOut(t) => warn!("drain request timed out after {t:?}; going on"),
+                Cut::TimedOut(t) => warn!(
+                    "drain request {} failed: timed out after {t:?}; going on",
+                    self.drain_http
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
                 Cut::SecondStop => {
                     info!("second stop signal: abandoned the drain request; forwarding at once")
                 }
@@ -381,13 +400,13 @@ impl Supervisor {
             },
             (Action::StartHook(_), Outcome::Hook(Ok(pid))) => {
                 info!(
-                    "running drain hook {} (pid {pid})",
-                    quoted(&self.hook_words)
+                    "running drain hook: {} (pid {pid})",
+                    words::quote(&self.hook_words)
                 )
             }
             (Action::StartHook(_), Outcome::Hook(Err(e))) => warn!(
                 "failed to run drain hook {}: {}; going on",
-                quoted(&self.hook_words),
+                words::quote(&self.hook_words),
                 http::describe(&e)
             ),
             (Action::KillHook(cut), _) => match cut {
@@ -439,10 +458,16 @@ impl Supervisor {
             },
             (Action::Probed(verdict), _) => log_verdict(verdict),
             (Action::Exit { status, code, loud }, _) => {
-                if *loud {
-                    info!("child {status}; exiting with {code}");
+                let own = status.exit_code();
+                let why = if *code == 0 && own != 0 {
+                    format!(" ({own} is a success code)")
                 } else {
-                    debug!("child {status}; exiting with {code}");
+                    String::new()
+                };
+                if *loud {
+                    info!("child {status}; exiting with {code}{why}");
+                } else {
+                    debug!("child {status}; exiting with {code}{why}");
                 }
             }
             _ => {}
@@ -475,9 +500,4 @@ fn log_verdict(verdict: &Verdict) {
             warn!("liveness: {of} probes failed in a row: stopping the app");
         }
     }
-}
-
-/// The hook's words for log lines.
-fn quoted(words: &[String]) -> String {
-    format!("'{}'", words.join(" "))
 }

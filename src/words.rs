@@ -56,6 +56,25 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The words as one line that `split` turns back into the same words, for
+/// log lines: a word is bare when it holds only characters no shell
+/// treats specially, else in single quotes (a `'` inside as `'\''`), so
+/// `curl -X 'POST it'` shows as it was given, not as three words.
+pub fn quote(words: &[String]) -> String {
+    let bare = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| {
+            if !w.is_empty() && w.chars().all(bare) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    quoted.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +101,15 @@ mod tests {
         assert_eq!(ok("a '' \"\" b"), ["a", "", "", "b"]);
         assert_eq!(ok("x'y'\"z\""), ["xyz"]);
         assert_eq!(ok(r#"'it'\''s'"#), ["it's"]);
+    }
+
+    #[test]
+    fn quote_shows_the_words_as_a_user_would_write_them() {
+        let words = ok(r#"curl -X "POST it" '' http://x/a?b it\'s"#);
+        assert_eq!(
+            quote(&words),
+            r"curl -X 'POST it' '' 'http://x/a?b' 'it'\''s'"
+        );
     }
 
     #[test]

@@ -18,7 +18,15 @@ fn docker_kill_signals_reach_the_app() {
     require_docker!();
     let c = Container::run("kill", &[base_image(), "/app", "child"]);
     c.wait_ready();
-    for (name, number) in [("HUP", 1), ("USR1", 10), ("USR2", 12)] {
+    // ABRT and SEGV from `docker kill` (say, for a core dump) are fault
+    // signals sent by another process: forwarded too.
+    for (name, number) in [
+        ("HUP", 1),
+        ("USR1", 10),
+        ("USR2", 12),
+        ("ABRT", 6),
+        ("SEGV", 11),
+    ] {
         let out = c.docker(&["kill", "-s", name, &c.name]);
         checked(out, &["kill", "-s", name]);
         let want = format!("sig {number}");
@@ -157,19 +165,39 @@ fn exit_codes_0_42_127_pass_through_docker_run() {
     }
 }
 
-#[test]
-fn exit_code_143_when_term_is_not_handled() {
-    require_docker!();
-    let c = Container::run("exit-143", &[base_image(), "/bin/sleep", "1000"]);
+/// `docker stop` on `sleep 1000`, which does not handle TERM, run with
+/// the `docker run` options `opts`.
+fn stop_sleep(name: &str, opts: &[&str]) -> Stopped {
+    let args: Vec<&str> = opts
+        .iter()
+        .copied()
+        .chain([base_image(), "/bin/sleep", "1000"])
+        .collect();
+    let c = Container::run(name, &args);
     // drainit has spawned sleep: its signal handling is in place.
     poll_docker("sleep running", || {
         c.exec(&["/bin/ps", "-o", "args"])
             .contains("/bin/sleep 1000")
             .then_some(())
     });
-    let stopped = c.stop(STOP_TIMEOUT);
+    c.stop(STOP_TIMEOUT)
+}
+
+#[test]
+fn exit_code_143_when_term_is_not_handled() {
+    require_docker!();
+    let stopped = stop_sleep("exit-143", &[]);
     assert_eq!(stopped.code, 143, "{}", stopped.stderr);
     stopped.assert_took(Duration::ZERO, Duration::from_secs(STOP_TIMEOUT - 5));
+}
+
+/// tini's `-e 143`, set in the image's environment: the app killed by
+/// `docker stop`'s TERM counts as success.
+#[test]
+fn a_success_code_turns_143_into_0() {
+    require_docker!();
+    let stopped = stop_sleep("success-143", &["-e", "DRAINIT_SUCCESS_CODES=143"]);
+    assert_eq!(stopped.code, 0, "{}", stopped.stderr);
 }
 
 #[test]

@@ -113,13 +113,13 @@ fn a_failing_missing_or_odd_hook_is_logged_and_the_stop_goes_on() {
         ),
         (
             "/nonexistent/hook --now".to_string(),
-            "failed to run drain hook '/nonexistent/hook --now': No such file or directory; going on"
+            "failed to run drain hook /nonexistent/hook --now: No such file or directory; going on"
                 .to_string(),
         ),
         (
             not_exec.display().to_string(),
             format!(
-                "failed to run drain hook '{}': Permission denied; going on",
+                "failed to run drain hook {}: Permission denied; going on",
                 not_exec.display()
             ),
         ),
@@ -191,7 +191,7 @@ fn a_hook_that_cannot_be_forked_is_logged_and_the_stop_goes_on() {
     };
     let (_, log) = run_hook_with(Mode::Pid1, "true", &[], opts);
     assert!(
-        log.contains("failed to run drain hook 'true': Try again; going on"),
+        log.contains("failed to run drain hook true: Try again; going on"),
         "{log}"
     );
     assert!(log.contains("forwarded SIGTERM"), "{log}");

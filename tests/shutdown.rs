@@ -87,7 +87,7 @@ fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd(mode: Mode) {
     assert_eq!(steps.len(), 6, "{stderr}");
     assert!(steps[0].starts_with("drainit: received SIGTERM: starting the shutdown sequence"));
     assert!(
-        steps[1].starts_with("drainit: running drain hook '"),
+        steps[1].starts_with("drainit: running drain hook: "),
         "{stderr}"
     );
     assert_eq!(steps[2], "drainit: drain hook finished");

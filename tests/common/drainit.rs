@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{DEADLINE, children, drainit_bin, line_reader, scrub_env, send, wait_for};
+use super::{
+    DEADLINE, children, collect_text, drainit_bin, line_reader, scrub_env, send, wait_for,
+};
 
 /// Where drainit runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,20 +102,7 @@ impl Drainit {
             .stderr(Stdio::piped());
         let mut process = cmd.spawn().expect("start drainit");
         let lines = line_reader(process.stdout.take().unwrap());
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let mut err_pipe = process.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = collect_text(process.stderr.take().unwrap());
         let outer = process.id() as i32;
         // Wrappers exec drainit, keeping their pid. Under unshare, drainit
         // is its child; one that exits at once may be gone before it is

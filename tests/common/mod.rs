@@ -20,8 +20,8 @@ pub use procfs::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -125,6 +125,26 @@ pub fn line_reader(input: impl Read + Send + 'static) -> Receiver<String> {
 /// in the CI log also when the test passes.
 pub fn say(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Everything `reader` gives until it ends (EOF or an error, e.g. EIO from
+/// a pty whose other side is gone), gathered as text by a thread, which
+/// holds the second reference until then.
+pub fn collect_text(mut reader: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
 }
 
 /// A fresh temporary directory for one test.

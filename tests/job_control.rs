@@ -1,0 +1,197 @@
+//! README "Moving from tini or dumb-init", job control: outside PID 1,
+//! drainit stops itself after forwarding TSTP, TTIN or TTOU (and when the
+//! terminal stopped its child), so that a shell shows the job stopped and
+//! regains the terminal; CONT resumes it and is forwarded. PID 1 never
+//! stops itself.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+/// An interactive bash on a new pseudo terminal, with job control.
+struct Shell {
+    process: std::process::Child,
+    master: std::fs::File,
+    /// Everything the terminal showed so far.
+    screen: Arc<Mutex<String>>,
+}
+
+const PROMPT: &str = "PROMPT$ ";
+
+impl Shell {
+    fn start() -> Shell {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = std::fs::File::from(pty.slave);
+        let master = std::fs::File::from(pty.master);
+        // `setsid -c` makes the pty bash's controlling terminal.
+        let process = Command::new("setsid")
+            .args(["-c", "bash", "--norc", "--noprofile", "--noediting", "-i"])
+            .env("PS1", PROMPT)
+            .env("TERM", "dumb")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("start bash");
+        let screen = collect_text(master.try_clone().unwrap());
+        let shell = Shell {
+            process,
+            master,
+            screen,
+        };
+        shell.wait_screen(PROMPT, 1);
+        shell
+    }
+
+    fn pid(&self) -> i32 {
+        self.process.id() as i32
+    }
+
+    fn type_in(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+    }
+
+    /// Waits until the screen shows `text` at least `times` times.
+    fn wait_screen(&self, text: &str, times: usize) {
+        let screen = || self.screen.lock().unwrap().clone();
+        wait_for(
+            || (screen().matches(text).count() >= times).then_some(()),
+            &format!("{text:?} x{times} on the terminal"),
+        );
+    }
+
+    fn screen(&self) -> String {
+        self.screen.lock().unwrap().clone()
+    }
+
+    /// The terminal's foreground process group.
+    fn foreground(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        unsafe { libc::tcgetpgrp(self.master.as_raw_fd()) }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The command name of `pid`, from /proc.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Waits until `pid` is in one of `states` (/proc state letters).
+fn wait_state(pid: i32, states: &[char], what: &str) {
+    wait_for(
+        || state(pid).filter(|s| states.contains(s)).map(|_| ()),
+        &format!("{what} ({pid}) in state {states:?}"),
+    );
+}
+
+#[test]
+fn ctrl_z_in_a_shell_stops_drainit_and_fg_then_ctrl_c_end_it() {
+    let mut shell = Shell::start();
+    shell.type_in(format!("{} sleep 100\n", drainit_bin()).as_bytes());
+    let drainit = wait_for(
+        || children(shell.pid()).first().copied(),
+        "drainit under bash",
+    );
+    let sleep = wait_for(
+        || {
+            children(drainit)
+                .first()
+                .copied()
+                .filter(|&p| comm(p) == "sleep")
+        },
+        "sleep under drainit",
+    );
+    // The child's group holds the terminal.
+    wait_for(
+        || (shell.foreground() == sleep).then_some(()),
+        "sleep in the foreground",
+    );
+
+    // Ctrl-Z: the terminal stops sleep's group; drainit follows, and bash
+    // shows the job stopped and its prompt, with the terminal its own.
+    shell.type_in(b"\x1a");
+    wait_state(sleep, &['T'], "sleep");
+    wait_state(drainit, &['T'], "drainit");
+    shell.wait_screen("Stopped", 1);
+    shell.wait_screen(PROMPT, 2);
+    assert_eq!(shell.foreground(), shell.pid(), "{}", shell.screen());
+
+    // fg: bash resumes drainit, which resumes sleep and gives it the
+    // terminal back, so that Ctrl-C reaches it.
+    shell.type_in(b"fg\n");
+    wait_for(
+        || (shell.foreground() == sleep).then_some(()),
+        "sleep in the foreground again",
+    );
+    wait_state(drainit, &['S', 'R'], "drainit");
+    wait_state(sleep, &['S', 'R'], "sleep");
+    shell.type_in(b"\x03");
+    shell.wait_screen(PROMPT, 3);
+    shell.type_in(b"echo status=$?\n");
+    shell.wait_screen("status=130", 1);
+    assert!(state(drainit).is_none(), "drainit still runs");
+}
+
+#[test]
+fn tstp_sent_to_drainit_is_forwarded_then_drainit_stops_until_cont() {
+    let f = fixture();
+    let d = Drainit::start(Mode::Subreaper, &[&f, "child", "--exit-on", "10=0"]);
+    let child = d.ready();
+    for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+        d.signal(sig);
+        d.expect_line(&format!("sig {sig}"));
+        wait_state(d.pid, &['T'], "drainit");
+        // The fixture takes every signal, so it runs on: only drainit stops.
+        assert_ne!(state(child), Some('T'));
+        d.signal(libc::SIGCONT);
+        d.expect_line(&format!("sig {}", libc::SIGCONT));
+        assert_ne!(state(d.pid), Some('T'));
+    }
+    d.signal(libc::SIGUSR1);
+    d.expect_line("sig 10");
+    assert_eq!(d.exit_code(), 0);
+}
+
+#[test]
+fn as_pid1_drainit_forwards_tstp_and_never_stops_itself() {
+    let f = fixture();
+    let d = Drainit::start(Mode::Pid1, &[&f, "child", "--exit-on", "10=0"]);
+    d.ready();
+    for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+        d.signal(sig);
+        d.expect_line(&format!("sig {sig}"));
+    }
+    // A stopped drainit would not pass USR1 on.
+    d.signal(libc::SIGUSR1);
+    d.expect_line("sig 10");
+    assert_eq!(d.exit_code(), 0);
+}
+
+#[test]
+fn tstp_as_the_stop_signal_runs_the_shutdown_and_does_not_stop_drainit() {
+    let f = fixture();
+    let d = Drainit::start(
+        Mode::Subreaper,
+        &["--stop-signal", "TSTP", &f, "child", "--exit-on", "20=0"],
+    );
+    d.ready();
+    d.signal(libc::SIGTSTP);
+    d.expect_line("sig 20");
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("received SIGTSTP: starting the shutdown sequence"));
+}
