@@ -10,7 +10,10 @@
 pub mod build;
 pub mod docker;
 pub mod drainit;
+#[path = "../fixtures/fixture_log.rs"]
+pub mod fixture_log;
 pub mod haproxy;
+pub mod health;
 pub mod procfs;
 
 pub use build::{Build, static_binary};
