@@ -14,19 +14,23 @@
 //!
 //! Arguments after `--` pick sections (`size mem fwd reap start stop`);
 //! `BENCH_SCALE=0.2` shortens every count for a quick look. Needs root and
-//! util-linux; builds the static drainit itself.
+//! util-linux; builds the static drainit itself, as the tests do (the
+//! test harness, tests/common/, is shared).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-const TARGET: &str = "x86_64-unknown-linux-gnu";
-const MUSL: &str = "x86_64-unknown-linux-musl";
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::build::{Build, musl_available, static_binary};
+use common::{children, scrub_env, state};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -92,12 +96,7 @@ impl Init {
             .args(child);
         // drainit is configured by DRAINIT_* only; scrub them so a
         // developer's shell cannot change what is measured.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DRAINIT_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.stdin(Stdio::null());
+        scrub_env(&mut cmd).stdin(Stdio::null());
         cmd
     }
 }
@@ -105,13 +104,13 @@ impl Init {
 fn inits() -> Vec<Init> {
     let mut inits = vec![Init {
         name: "drainit",
-        path: build_drainit(TARGET),
+        path: static_binary(Build::Shipped, &[]),
         args: &["--"],
     }];
-    if musl_installed() {
+    if musl_available() {
         inits.push(Init {
             name: "drainit-musl",
-            path: build_drainit(MUSL),
+            path: static_binary(Build::Musl, &[]),
             args: &["--"],
         });
     }
@@ -162,34 +161,6 @@ fn extra_inits() -> Vec<Init> {
             })
         })
         .collect()
-}
-
-/// Whether rustup has the musl target, for the README's musl build.
-fn musl_installed() -> bool {
-    Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(MUSL))
-}
-
-/// The static release build for `target`, as the README builds it.
-fn build_drainit(target: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(["build", "--release", "--target", target])
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the static drainit failed");
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target_dir.join(target).join("release").join("drainit")
 }
 
 fn this_exe() -> PathBuf {
@@ -350,25 +321,12 @@ impl Drop for Running {
     }
 }
 
-/// Polls `f` until it yields, for at most 30 s.
-fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting");
-        sleep(Duration::from_micros(200));
-    }
-}
-
-/// The pids of `pid`'s children, zombies included, in fork order.
-fn children(pid: i32) -> Vec<i32> {
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_ascii_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect()
+/// Polls `f` every 200 µs (start and stop times are measured by it) until
+/// it yields, for at most the tests' deadline.
+fn wait_for<T>(f: impl FnMut() -> Option<T>) -> T {
+    common::poll(common::DEADLINE, Duration::from_micros(200), f, || {
+        "the bench's processes".into()
+    })
 }
 
 fn count_children(pid: i32, buf: &mut String) -> usize {
@@ -380,19 +338,13 @@ fn count_children(pid: i32, buf: &mut String) -> usize {
     buf.split_ascii_whitespace().count()
 }
 
-fn status_field(pid: i32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
+/// The number in a field of /proc/PID/status (`VmRSS`: kB).
+fn status_number(pid: i32, field: &str) -> Option<u64> {
+    common::status_field(pid, field)?
         .split_ascii_whitespace()
         .next()?
         .parse()
         .ok()
-}
-
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 fn signal(pid: i32, sig: libc::c_int) {
@@ -417,7 +369,7 @@ fn size(inits: &[Init], report: &mut Report) {
         let bytes = fs::metadata(&init.path).map(|m| m.len()).unwrap_or(0);
         report.add("size on disk", "KiB", init.name, bytes as f64 / 1024.0);
     }
-    if !musl_installed() {
+    if !musl_available() {
         report.notes.push(
             "drainit is the static-glibc build; the musl target is not installed, \
              so no drainit-musl was measured"
@@ -447,8 +399,8 @@ fn idle(inits: &[Init], copies: usize, window: Duration, report: &mut Report) {
     // Let start-up settle: only the idle window counts.
     sleep(Duration::from_millis(500));
     let switches = |pid| {
-        status_field(pid, "voluntary_ctxt_switches:").unwrap_or(0)
-            + status_field(pid, "nonvoluntary_ctxt_switches:").unwrap_or(0)
+        status_number(pid, "voluntary_ctxt_switches").unwrap_or(0)
+            + status_number(pid, "nonvoluntary_ctxt_switches").unwrap_or(0)
     };
     let before: Vec<u64> = running.iter().map(|(_, r)| switches(r.init)).collect();
     sleep(window);
@@ -460,8 +412,8 @@ fn idle(inits: &[Init], copies: usize, window: Duration, report: &mut Report) {
             name,
             woke as f64,
         );
-        let rss = status_field(r.init, "VmRSS:").unwrap_or(0);
-        let hwm = status_field(r.init, "VmHWM:").unwrap_or(0);
+        let rss = status_number(r.init, "VmRSS").unwrap_or(0);
+        let hwm = status_number(r.init, "VmHWM").unwrap_or(0);
         report.add("VmRSS idle", "KiB", name, rss as f64);
         report.add("VmHWM idle", "KiB", name, hwm as f64);
     }
@@ -521,7 +473,7 @@ fn reap(inits: &[Init], orphans: usize, rounds: usize, report: &mut Report) {
                 assert_eq!(count_children(r.init, &mut buf), orphans + 1);
                 if stopped {
                     signal(r.init, libc::SIGSTOP);
-                    wait_for(|| (proc_state(r.init) == Some('T')).then_some(()));
+                    wait_for(|| (state(r.init) == Some('T')).then_some(()));
                 }
                 let go = Instant::now();
                 r.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
@@ -531,7 +483,7 @@ fn reap(inits: &[Init], orphans: usize, rounds: usize, report: &mut Report) {
                     // The first child is the orphans' parent, still alive.
                     let pids = children(r.init);
                     for &pid in &pids[1..] {
-                        wait_for(|| matches!(proc_state(pid), Some('Z') | None).then_some(()));
+                        wait_for(|| matches!(state(pid), Some('Z') | None).then_some(()));
                     }
                     let start = Instant::now();
                     signal(r.init, libc::SIGCONT);

@@ -8,7 +8,7 @@ cargo build --release --quiet
 app='trap "echo app: got SIGTERM, finishing requests; sleep 0.5; echo app: done; exit 0" TERM
 echo "app: serving (pid $$); asking drainit to stop me"
 kill -TERM "$PPID"
-while :; do sleep 1 & wait $!; done'
+while :; do sleep 1 & wait $!; done 2>/dev/null'
 exec target/release/drainit \
   --drain-exec 'sh -c "echo hook: deregistering child $DRAINIT_CHILD_PID after $DRAINIT_SIGNAL"' \
   --prestop-sleep 1s --grace 10s -- sh -c "$app"

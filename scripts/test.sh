@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# The test command (README.md, "Running the tests"): on a Debian 12 machine
-# with the Rust toolchain, as root. Installs what the tests need, starts a
-# Docker daemon when none answers, then checks formatting and lints and runs
-# every test: unit, PID-namespace integration, Docker end-to-end,
-# zero-downtime.
+# The test command (README.md, "Two commands"): `scripts/test.sh` on a
+# Debian 12 machine with the Rust toolchain. Installs what the tests need,
+# starts a Docker daemon when none answers, then checks formatting and
+# lints and runs every test: unit, PID-namespace integration, Docker
+# end-to-end, zero-downtime.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
+# The tests need root (PID namespaces, Docker, apt-get). As root, which a
+# fresh machine or CI often is, there may be no sudo at all; otherwise the
+# script re-runs itself through sudo, with the caller's Rust toolchain.
 if [ "$(id -u)" != 0 ]; then
-  echo "test.sh: the tests need root (PID namespaces, Docker): run it with sudo" >&2
-  exit 1
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "test.sh: the tests need root (PID namespaces, Docker) and sudo is not installed: run scripts/test.sh as root" >&2
+    exit 1
+  fi
+  exec sudo env "PATH=$PATH" "RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" \
+    "CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}" "$0" "$@"
 fi
+cd "$(dirname "$0")/.."
 
 # Debian packages: unshare/setsid/prlimit/setpriv (util-linux), ps (procps),
 # libc.a for the static build (libc6-dev),

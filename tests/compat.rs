@@ -1,4 +1,4 @@
-//! README "Moving from tini or dumb-init": tini's `-e`, `-p`, `-s`, `-g`;
+//! docs/moving-from-tini-or-dumb-init.md: tini's `-e`, `-p`, `-s`, `-g`;
 //! fault signals sent by another process; the peers' variables; usage
 //! errors naming what the user wrote. Job control: tests/job_control.rs.
 

@@ -1,8 +1,11 @@
-//! CONTRACT.md "Configuration": every option from its DRAINIT_* variable,
-//! flags beating variables, booleans, and the log levels.
+//! Configuration (README "Options"): every option from its DRAINIT_*
+//! variable, flags beating variables, booleans, the log levels, and every
+//! malformed value a usage error that starts nothing.
 
 mod common;
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -156,7 +159,7 @@ fn log_levels_from_flags_and_drainit_log() {
 
 #[test]
 fn version_and_help() {
-    let out = std::process::Command::new(drainit_bin())
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .arg("--version")
         .output()
         .unwrap();
@@ -165,7 +168,7 @@ fn version_and_help() {
         String::from_utf8(out.stdout).unwrap(),
         format!("drainit {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let out = std::process::Command::new(drainit_bin())
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .arg("-h")
         .output()
         .unwrap();
@@ -182,4 +185,152 @@ fn version_and_help() {
     ] {
         assert!(help.contains(var), "{var}");
     }
+}
+
+/// Runs drainit outside any namespace with `args` and `env` (all other
+/// `DRAINIT_*` scrubbed), COMMAND being `touch MARKER`; returns the exit
+/// code, stderr, and whether COMMAND ran.
+fn run_config(args: &[&str], env: &[(&str, &str)], dir: &Path) -> (Option<i32>, String, bool) {
+    let marker = dir.join("started");
+    let _ = std::fs::remove_file(&marker);
+    let mut cmd = Command::new(drainit_bin());
+    cmd.args(args).arg("--").arg("touch").arg(&marker);
+    let out = scrub_env(&mut cmd)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr, marker.exists())
+}
+
+/// Every option given a malformed value, as a flag and as its variable:
+/// exit 2, one error line naming the flag (or the variable) and the expected form, and
+/// COMMAND never started. A good flag beats a malformed variable, which is
+/// then not read.
+#[test]
+fn every_malformed_flag_and_variable_is_a_usage_error_and_starts_nothing() {
+    let dir = temp_dir("bad-config");
+    // (flag, variable, bad values, what the error names, expected form)
+    let cases: &[(&str, &str, &[&str], &str, &str)] = &[
+        (
+            "--rewrite",
+            "DRAINIT_REWRITE",
+            &[
+                "TERM",
+                "1:99",
+                "KILL:TERM",
+                "CHLD:0",
+                "TERM:QUIT:HUP",
+                "é:1",
+                "-1:2",
+            ],
+            "--rewrite",
+            "<FROM:TO>",
+        ),
+        (
+            "--stop-signal",
+            "DRAINIT_STOP_SIGNAL",
+            &["KILL", "CHLD", "STOP", "bogus", "0", "RTMAX+1", "", "-TERM"],
+            "--stop-signal",
+            "<SIG>",
+        ),
+        (
+            "--drain-exec",
+            "DRAINIT_DRAIN_EXEC",
+            &["a 'b", "a \"b", "a\\"],
+            "--drain-exec",
+            "<COMMAND>",
+        ),
+        (
+            "--drain-timeout",
+            "DRAINIT_DRAIN_TIMEOUT",
+            &["5x", "-1", "1m30", "", "99999999999999999999h"],
+            "--drain-timeout",
+            "<DURATION>",
+        ),
+        (
+            "--prestop-sleep",
+            "DRAINIT_PRESTOP_SLEEP",
+            &["5 s", ".5s", "1e3", "½s"],
+            "--prestop-sleep",
+            "<DURATION>",
+        ),
+        (
+            "--grace",
+            "DRAINIT_GRACE",
+            &["1m30", "+1", "10sec", "1h18446744074s"],
+            "--grace",
+            "<DURATION>",
+        ),
+    ];
+    let check = |args: &[&str], env: &[(&str, &str)], name: &str, form: &str| {
+        let (code, stderr, started) = run_config(args, env, &dir);
+        let what = format!("{args:?} {env:?}");
+        assert_eq!(code, Some(2), "{what}: {stderr}");
+        assert!(!started, "{what}: COMMAND ran");
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("drainit:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{what}: {stderr}");
+        assert!(errors[0].contains(name), "{what}: {stderr}");
+        assert!(errors[0].contains(form), "{what}: {stderr}");
+    };
+    for &(flag, var, bads, name, form) in cases {
+        for &bad in bads {
+            check(&[flag, bad], &[], name, form);
+            let with_eq = format!("{flag}={bad}");
+            check(&[&with_eq], &[], name, form);
+            // The variable's error names the variable, not the flag.
+            check(&[], &[(var, bad)], var, "invalid value");
+            // The flag wins; the malformed variable is not read.
+            let good = if flag == "--rewrite" {
+                "HUP:0"
+            } else if flag == "--stop-signal" {
+                "INT"
+            } else if flag == "--drain-exec" {
+                ""
+            } else {
+                "1s"
+            };
+            let (code, stderr, started) = run_config(&[flag, good], &[(var, bad)], &dir);
+            assert_eq!(
+                (code, started),
+                (Some(0), true),
+                "{flag} {good} with {var}={bad}: {stderr}"
+            );
+        }
+    }
+    // The short forms.
+    check(&["-r", "TERM"], &[], "--rewrite", "<FROM:TO>");
+    // Booleans and the log level.
+    for bad in ["maybe", "2", " 1", "tru"] {
+        check(
+            &[],
+            &[("DRAINIT_SINGLE_CHILD", bad)],
+            "DRAINIT_SINGLE_CHILD",
+            "expected 1, true, yes, on",
+        );
+        let (code, _, started) = run_config(&["-c"], &[("DRAINIT_SINGLE_CHILD", bad)], &dir);
+        assert_eq!((code, started), (Some(0), true));
+    }
+    check(
+        &["--single-child=yes"],
+        &[],
+        "--single-child",
+        "unexpected value",
+    );
+    for bad in ["loud", "", "INFO2", "3"] {
+        check(
+            &[],
+            &[("DRAINIT_LOG", bad)],
+            "DRAINIT_LOG",
+            "expected error, warn, info, debug, trace or off",
+        );
+        let (code, _, started) = run_config(&["-q"], &[("DRAINIT_LOG", bad)], &dir);
+        assert_eq!((code, started), (Some(0), true));
+    }
+    check(&["-q", "-v"], &[], "--quiet", "cannot be used with");
+    check(&["--bogus"], &[], "--bogus", "unexpected argument");
 }

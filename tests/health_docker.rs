@@ -1,6 +1,6 @@
 //! Health and liveness in real containers under the real Docker daemon,
 //! in images built FROM scratch that hold only the static drainit and a
-//! static app (examples/legacy_app.rs): no shell, no curl, no sleep. Each
+//! static app (tests/fixtures/legacy_app.rs): no shell, no curl, no sleep. Each
 //! test builds a recipe of docker/ and runs it as a user would:
 //! - docker/health/Dockerfile: the drain request reaches the app before
 //!   SIGTERM, `HEALTHCHECK CMD ["/drainit", "--probe", ...]` reports

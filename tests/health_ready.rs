@@ -77,7 +77,7 @@ fn ready_then_draining_then_refused(mode: Mode) {
         "the listener is still open after the forward: {}",
         d.stderr()
     );
-    assert!(running(d.pid), "drainit waits for the child");
+    assert!(alive(d.pid), "drainit waits for the child");
     d.signal(libc::SIGUSR1);
     d.expect_line("sig 10");
     let (status, stderr) = d.wait();
@@ -109,7 +109,7 @@ fn not_ready_until_the_app_listens(mode: Mode) {
     assert_answers(port, 200, "ready\n");
     drop(listener);
     await_reply(port, 503, "not ready\n");
-    assert!(running(d.pid), "{}", d.stderr());
+    assert!(alive(d.pid), "{}", d.stderr());
     stop_cleanly(d);
 }
 

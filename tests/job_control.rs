@@ -1,4 +1,4 @@
-//! README "Moving from tini or dumb-init", job control: outside PID 1,
+//! docs/moving-from-tini-or-dumb-init.md, job control: outside PID 1,
 //! drainit stops itself after forwarding TSTP, TTIN or TTOU (and when the
 //! terminal stopped its child), so that a shell shows the job stopped and
 //! regains the terminal; CONT resumes it and is forwarded. PID 1 never

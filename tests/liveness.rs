@@ -167,13 +167,13 @@ fn an_app_that_fails_and_recovers_is_never_stopped(mode: Mode) {
     for round in 1..=2 {
         upstream.fail_next(2);
         wait_for(
-            || (upstream.answered().1 == 2 * round || !running(d.pid)).then_some(()),
+            || (upstream.answered().1 == 2 * round || !alive(d.pid)).then_some(()),
             "two failed probes",
         );
-        assert!(running(d.pid), "round {round}: {}", d.stderr());
+        assert!(alive(d.pid), "round {round}: {}", d.stderr());
         // Enough intervals for a wrong count to reach 3 several times.
         passes(&upstream, 5);
-        assert!(running(d.pid), "{}", d.stderr());
+        assert!(alive(d.pid), "{}", d.stderr());
     }
     let stderr = d.stderr();
     let count = |text: &str| stderr.matches(text).count();
@@ -245,10 +245,10 @@ fn a_healthy_app_under_a_signal_storm_is_never_stopped(mode: Mode) {
     for burst in 1..=BURSTS {
         let probes = upstream.heads().len();
         wait_for(
-            || (upstream.heads().len() > probes || !running(d.pid)).then_some(()),
+            || (upstream.heads().len() > probes || !alive(d.pid)).then_some(()),
             "a probe in flight",
         );
-        assert!(running(d.pid), "burst {burst}: {}", d.stderr());
+        assert!(alive(d.pid), "burst {burst}: {}", d.stderr());
         for _ in 0..PER_BURST - 1 {
             send_queued(d.pid, libc::SIGRTMIN() + 1);
         }

@@ -1,5 +1,6 @@
-//! CONTRACT.md "Process model" and "When the child exits": spawning,
-//! exit statuses, arguments, inherited state, drainit's own failures.
+//! The process model (README "Usage" and "Process details"): spawning,
+//! exit statuses, arguments, the state the child inherits, drainit's own
+//! failures.
 
 mod common;
 
@@ -17,72 +18,74 @@ fn run(mode: Mode, args: &[&str]) -> (i32, String) {
     (status.code().expect("drainit exited normally"), log)
 }
 
-#[test]
-fn all_256_exit_codes_pass_through() {
+fn all_256_exit_codes_pass_through(mode: Mode) {
     let f = fixture();
-    for mode in MODES {
-        let threads: Vec<_> = (0..4)
-            .map(|part| {
-                let f = f.clone();
-                std::thread::spawn(move || {
-                    for code in (part..256).step_by(4) {
-                        let c = code.to_string();
-                        let (got, log) = run(mode, &[&f, "child", "--exit", &c]);
-                        assert_eq!(got, code, "{mode:?}: {log}");
-                    }
-                })
+    let threads: Vec<_> = (0..4)
+        .map(|part| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                for code in (part..256).step_by(4) {
+                    let c = code.to_string();
+                    let (got, log) = run(mode, &[&f, "child", "--exit", &c]);
+                    assert_eq!(got, code, "{mode:?}: {log}");
+                }
             })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
     }
 }
 
-#[test]
-fn a_signal_death_gives_128_plus_n_for_standard_and_realtime_signals() {
+both_modes!(all_256_exit_codes_pass_through);
+
+fn a_signal_death_gives_128_plus_n_for_standard_and_realtime_signals(mode: Mode) {
     let f = fixture();
     let rt = libc::SIGRTMIN() + 6; // 40 with glibc
-    for mode in MODES {
-        for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, rt] {
-            let n = sig.to_string();
-            let d = Drainit::start(mode, &[&f, "child", "--die-on", &n]);
-            d.ready();
-            d.signal(sig);
-            assert_eq!(d.exit_code(), 128 + sig, "{mode:?} signal {sig}");
-        }
-        // KILL cannot be forwarded: the child takes it directly.
-        let d = Drainit::start(mode, &[&f, "child"]);
-        send(d.ready(), libc::SIGKILL);
-        assert_eq!(d.exit_code(), 137, "{mode:?}");
-        // The example: `kill -40` on the child itself gives 168.
-        let d = Drainit::start(mode, &["sh", "-c", "kill -40 $$"]);
-        assert_eq!(d.exit_code(), 168, "{mode:?}");
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, rt] {
+        let n = sig.to_string();
+        let d = Drainit::start(mode, &[&f, "child", "--die-on", &n]);
+        d.ready();
+        d.signal(sig);
+        assert_eq!(d.exit_code(), 128 + sig, "{mode:?} signal {sig}");
     }
+    // KILL cannot be forwarded: the child takes it directly.
+    let d = Drainit::start(mode, &[&f, "child"]);
+    send(d.ready(), libc::SIGKILL);
+    assert_eq!(d.exit_code(), 137, "{mode:?}");
+    // The example: `kill -40` on the child itself gives 168.
+    let d = Drainit::start(mode, &["sh", "-c", "kill -40 $$"]);
+    assert_eq!(d.exit_code(), 168, "{mode:?}");
 }
 
-#[test]
-fn own_failures_exit_127_126_2_with_one_line_naming_the_cause() {
-    let dir = temp_dir("own-failures");
+both_modes!(a_signal_death_gives_128_plus_n_for_standard_and_realtime_signals);
+
+fn own_failures_exit_127_or_126_with_one_line_naming_the_cause(mode: Mode) {
+    let dir = temp_dir(&format!("own-failures-{mode:?}"));
     let not_executable = dir.join("data").to_string_lossy().into_owned();
     std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
-    for mode in MODES {
-        let (code, log) = run(mode, &["no-such-command-xyz"]);
-        assert_eq!(code, 127);
-        assert_eq!(
-            log,
-            "drainit: failed to run 'no-such-command-xyz': No such file or directory\n"
-        );
-        let (code, log) = run(mode, &[&not_executable]);
-        assert_eq!(code, 126);
-        assert_eq!(
-            log,
-            format!("drainit: failed to run '{not_executable}': Permission denied\n")
-        );
-        let (code, log) = run(mode, &["/"]);
-        assert_eq!(code, 126, "{log}");
-    }
-    // A usage error starts nothing: the command would create this file.
+    let (code, log) = run(mode, &["no-such-command-xyz"]);
+    assert_eq!(code, 127);
+    assert_eq!(
+        log,
+        "drainit: failed to run 'no-such-command-xyz': No such file or directory\n"
+    );
+    let (code, log) = run(mode, &[&not_executable]);
+    assert_eq!(code, 126);
+    assert_eq!(
+        log,
+        format!("drainit: failed to run '{not_executable}': Permission denied\n")
+    );
+    let (code, log) = run(mode, &["/"]);
+    assert_eq!(code, 126, "{log}");
+}
+
+both_modes!(own_failures_exit_127_or_126_with_one_line_naming_the_cause);
+
+#[test]
+fn a_usage_error_exits_2_and_starts_nothing() {
+    let dir = temp_dir("usage-error");
+    // The command would create this file.
     let marker = dir.join("started");
     let touch = format!("touch {}", marker.display());
     for args in [
@@ -106,10 +109,9 @@ fn options_after_command_and_every_byte_reach_the_command() {
         out.display()
     );
     let weird = OsStr::from_bytes(b"\xff\xfe not utf-8 \x01");
-    let status = Command::new(drainit_bin())
+    let status = scrub_env(&mut Command::new(drainit_bin()))
         .args(["sh", "-c", &script, "sh", "-v", "--grace", "1s", "--", "-q"])
         .arg(weird)
-        .env_remove("DRAINIT_LOG")
         .stdin(Stdio::null())
         .status()
         .unwrap();
@@ -123,147 +125,106 @@ fn options_after_command_and_every_byte_reach_the_command() {
 /// As with execvp(3) (and tini, dumb-init, a shell): a file the kernel
 /// cannot execute, a script without `#!`, is run by /bin/sh, by path and
 /// when found in PATH, with its arguments.
-#[test]
-fn a_script_without_a_shebang_is_run_by_sh() {
+fn a_script_without_a_shebang_is_run_by_sh(mode: Mode) {
     let dir = temp_dir("no-shebang");
     let script = dir.join("plain-script");
     std::fs::write(&script, "echo \"plain script ran: $0 $*\"\nexit 9\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
     let by_path = script.to_string_lossy().into_owned();
-    for mode in MODES {
-        for program in [by_path.as_str(), "plain-script"] {
-            let opts = Start {
-                env: vec![("PATH", &path)],
-                ..Start::default()
-            };
-            let d = Drainit::start_with(mode, &[program, "a", "b c"], opts);
-            let line = d.expect("the script's line", |l| l.starts_with("plain script ran"));
-            assert_eq!(line, format!("plain script ran: {by_path} a b c"));
-            assert_eq!(d.exit_code(), 9, "{mode:?} {program}");
-        }
-    }
-}
-
-#[test]
-fn the_child_runs_in_a_new_process_group() {
-    let f = fixture();
-    for mode in MODES {
-        let d = Drainit::start(mode, &[&f, "child"]);
-        let child = d.ready();
-        let pgrp = |pid: i32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap()
-                .rsplit_once(')')
-                .unwrap()
-                .1
-                .split_whitespace()
-                .nth(2)
-                .unwrap()
-                .parse::<i32>()
-                .unwrap()
+    for program in [by_path.as_str(), "plain-script"] {
+        let opts = Start {
+            env: vec![("PATH", &path)],
+            ..Start::default()
         };
-        assert_eq!(
-            pgrp(child),
-            child,
-            "{mode:?}: the child leads its own group"
-        );
-        assert_ne!(pgrp(d.pid), child);
-        send(child, libc::SIGKILL);
-        d.wait();
+        let d = Drainit::start_with(mode, &[program, "a", "b c"], opts);
+        let line = d.expect("the script's line", |l| l.starts_with("plain script ran"));
+        assert_eq!(line, format!("plain script ran: {by_path} a b c"));
+        assert_eq!(d.exit_code(), 9, "{mode:?} {program}");
     }
 }
 
-#[test]
-fn the_child_inherits_env_cwd_and_descriptors_and_drainit_lets_go_of_them() {
+both_modes!(a_script_without_a_shebang_is_run_by_sh);
+
+fn the_child_runs_in_a_new_process_group(mode: Mode) {
+    let f = fixture();
+    let d = Drainit::start(mode, &[&f, "child"]);
+    let child = d.ready();
+    let pgrp = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<i32>()
+            .unwrap()
+    };
+    assert_eq!(
+        pgrp(child),
+        child,
+        "{mode:?}: the child leads its own group"
+    );
+    assert_ne!(pgrp(d.pid), child);
+    send(child, libc::SIGKILL);
+    d.wait();
+}
+
+both_modes!(the_child_runs_in_a_new_process_group);
+
+fn the_child_inherits_env_cwd_and_descriptors_and_drainit_lets_go_of_them(mode: Mode) {
     let f = fixture();
     let dir = temp_dir("inherit");
     let dir_s = dir.to_str().unwrap();
-    for mode in MODES {
-        // The wrapper opens descriptor 5 and execs drainit with it.
-        let opts = Start {
-            env: vec![("FIXTURE_MARK", "42")],
-            cwd: Some(dir_s),
-            wrapper: vec![
-                "sh".into(),
-                "-c".into(),
-                "exec 5</dev/null; exec \"$0\" \"$@\"".into(),
-            ],
-            ..Start::default()
-        };
-        let d = Drainit::start_with(mode, &[&f, "child"], opts);
-        let child = d.ready();
-        let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap();
-        assert!(environ.split(|&b| b == 0).any(|v| v == b"FIXTURE_MARK=42"));
-        let cwd = |pid: i32| std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
-        assert_eq!(cwd(child), dir);
-        let fds = |pid: i32| -> Vec<i32> {
-            let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-                .unwrap()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect();
-            v.sort();
-            v
-        };
-        assert!(fds(child).contains(&5), "{mode:?}: the child inherits fd 5");
-        // drainit moves to / and closes its copies, right after the spawn.
-        wait_for(
-            || (cwd(d.pid) == std::path::Path::new("/")).then_some(()),
-            "drainit in /",
-        );
-        wait_for(
-            || (fds(d.pid) == [0, 1, 2]).then_some(()),
-            "drainit to close fds above 2",
-        );
-        send(child, libc::SIGKILL);
-        d.wait();
-    }
+    // The wrapper opens descriptor 5 and execs drainit with it.
+    let opts = Start {
+        env: vec![("FIXTURE_MARK", "42")],
+        cwd: Some(dir_s),
+        wrapper: vec![
+            "sh".into(),
+            "-c".into(),
+            "exec 5</dev/null; exec \"$0\" \"$@\"".into(),
+        ],
+        ..Start::default()
+    };
+    let d = Drainit::start_with(mode, &[&f, "child"], opts);
+    let child = d.ready();
+    let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap();
+    assert!(environ.split(|&b| b == 0).any(|v| v == b"FIXTURE_MARK=42"));
+    let cwd = |pid: i32| std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
+    assert_eq!(cwd(child), dir);
+    let fds = |pid: i32| -> Vec<i32> {
+        let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(fds(child).contains(&5), "{mode:?}: the child inherits fd 5");
+    // drainit moves to / and closes its copies, right after the spawn.
+    wait_for(
+        || (cwd(d.pid) == std::path::Path::new("/")).then_some(()),
+        "drainit in /",
+    );
+    wait_for(
+        || (fds(d.pid) == [0, 1, 2]).then_some(()),
+        "drainit to close fds above 2",
+    );
+    send(child, libc::SIGKILL);
+    d.wait();
 }
 
+both_modes!(the_child_inherits_env_cwd_and_descriptors_and_drainit_lets_go_of_them);
+
+/// A child of a caller with no unusual signal state starts with nothing
+/// blocked or ignored (tests/hostile_caller.rs: a caller that blocks and
+/// ignores signals passes that on).
 #[test]
-fn the_child_gets_the_signal_state_drainit_inherited_and_drainit_still_forwards() {
-    let f = fixture();
-    let rt2 = libc::SIGRTMIN() + 2;
-    let blocked = [libc::SIGUSR1, libc::SIGINT, rt2];
-    let ignored = [libc::SIGHUP, libc::SIGUSR2, libc::SIGPIPE];
-    let list = |sigs: &[i32]| {
-        sigs.iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let wrapper = vec![
-        f.clone(),
-        "with-signals".into(),
-        list(&blocked),
-        list(&ignored),
-    ];
-    for mode in MODES {
-        // A caller that blocks and ignores signals before exec'ing drainit.
-        let opts = Start {
-            wrapper: wrapper.clone(),
-            ..Start::default()
-        };
-        let d = Drainit::start_with(
-            mode,
-            &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
-            opts,
-        );
-        let blk = d.expect("SigBlk", |l| l.starts_with("SigBlk:"));
-        let ign = d.expect("SigIgn", |l| l.starts_with("SigIgn:"));
-        assert_eq!(d.exit_code(), 0);
-        let want_blk: u64 = blocked.iter().map(|&s| bit(s)).sum();
-        // SIGPIPE is always default in the child.
-        let want_ign = bit(libc::SIGHUP) | bit(libc::SIGUSR2);
-        assert_eq!(mask(blk[7..].trim()), want_blk, "{mode:?}: {blk}");
-        assert_eq!(
-            mask(ign[7..].trim()) & !libc_own(),
-            want_ign,
-            "{mode:?}: {ign}"
-        );
-    }
-    // Without any of that, the child starts clean.
+fn the_child_of_a_plain_caller_starts_with_a_clean_signal_state() {
     let d = Drainit::start(
         Mode::Subreaper,
         &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
@@ -273,42 +234,4 @@ fn the_child_gets_the_signal_state_drainit_inherited_and_drainit_still_forwards(
     assert_eq!(d.exit_code(), 0);
     assert_eq!(mask(blk[7..].trim()), 0, "{blk}");
     assert_eq!(mask(ign[7..].trim()) & !libc_own(), 0, "{ign}");
-
-    // Signals the caller blocked or ignored are still forwarded.
-    for mode in MODES {
-        let opts = Start {
-            wrapper: wrapper.clone(),
-            ..Start::default()
-        };
-        let d = Drainit::start_with(mode, &[&f, "child", "--exit-on", "12=0"], opts);
-        d.ready();
-        for sig in [libc::SIGHUP, libc::SIGUSR1, rt2, libc::SIGUSR2] {
-            d.signal(sig);
-            d.expect_line(&format!("sig {sig}"));
-        }
-        assert_eq!(d.exit_code(), 0, "{mode:?}");
-    }
-}
-
-#[test]
-fn the_drain_hook_status_is_never_taken_for_the_childs() {
-    let f = fixture();
-    for mode in MODES {
-        let dir = temp_dir(&format!("hook-status-{mode:?}"));
-        let log = dir.join("log");
-        let hook = format!("{f} hook --log {} --exit 7", log.display());
-        let d = Drainit::start(
-            mode,
-            &["--drain-exec", &hook, &f, "child", "--exit-on", "15=0"],
-        );
-        d.ready();
-        d.signal(libc::SIGTERM);
-        d.expect_line("sig 15");
-        let (status, stderr) = d.wait();
-        assert_eq!(status.code(), Some(0), "{mode:?}: {stderr}");
-        assert!(
-            stderr.contains("drain hook failed (exited with status 7)"),
-            "{stderr}"
-        );
-    }
 }

@@ -1,7 +1,7 @@
-//! CONTRACT.md "Graceful shutdown sequence" and "When the child exits":
-//! the order hook → sleep → forward, proved through an append-only log
-//! with monotonic timestamps; time-outs, failures, second stop signals,
-//! grace, the shell-wrapper case, and the log lines of each step.
+//! The shutdown sequence (README "The shutdown sequence" and "Exit
+//! codes"): the order hook → sleep → forward, proved through an
+//! append-only log with monotonic timestamps; second stop signals, grace,
+//! the shell-wrapper case, and the log lines of each step.
 
 mod common;
 
@@ -24,86 +24,85 @@ fn ms(ns: u128) -> u128 {
     ns / 1_000_000
 }
 
-#[test]
-fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd() {
+fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd(mode: Mode) {
     let f = fixture();
-    for mode in MODES {
-        let dir = temp_dir(&format!("order-{mode:?}"));
-        let log = dir.join("log");
-        let log_s = log.to_str().unwrap();
-        let hook = format!("{f} hook --log {log_s} --sleep 300");
-        let opts = Start {
-            cwd: dir.to_str(),
-            ..Start::default()
-        };
-        let d = Drainit::start_with(
-            mode,
-            &[
-                "--drain-exec",
-                &hook,
-                "--prestop-sleep",
-                "700ms",
-                &f,
-                "child",
-                "--log",
-                log_s,
-                "--exit-on",
-                "15=0",
-            ],
-            opts,
-        );
-        let child_pid_inside = d
-            .expect("ready", |l| l.starts_with("ready "))
-            .strip_prefix("ready ")
-            .unwrap()
-            .to_string();
-        d.signal(libc::SIGTERM);
-        d.expect_line("sig 15");
-        let (status, stderr) = d.wait();
-        assert_eq!(status.code(), Some(0), "{stderr}");
+    let dir = temp_dir(&format!("order-{mode:?}"));
+    let log = dir.join("log");
+    let log_s = log.to_str().unwrap();
+    let hook = format!("{f} hook --log {log_s} --sleep 300");
+    let opts = Start {
+        cwd: dir.to_str(),
+        ..Start::default()
+    };
+    let d = Drainit::start_with(
+        mode,
+        &[
+            "--drain-exec",
+            &hook,
+            "--prestop-sleep",
+            "700ms",
+            &f,
+            "child",
+            "--log",
+            log_s,
+            "--exit-on",
+            "15=0",
+        ],
+        opts,
+    );
+    let child_pid_inside = d
+        .expect("ready", |l| l.starts_with("ready "))
+        .strip_prefix("ready ")
+        .unwrap()
+        .to_string();
+    d.signal(libc::SIGTERM);
+    d.expect_line("sig 15");
+    let (status, stderr) = d.wait();
+    assert_eq!(status.code(), Some(0), "{stderr}");
 
-        let lines = log_lines(&log);
-        let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
-        assert_eq!(
-            order,
-            ["hook-start", "env", "env", "cwd", "hook-end", "child"],
-            "{lines:?}"
-        );
-        assert!(
-            lines.contains(&format!("env DRAINIT_CHILD_PID={child_pid_inside}")),
-            "{lines:?}"
-        );
-        assert!(
-            lines.contains(&"env DRAINIT_SIGNAL=SIGTERM".to_string()),
-            "{lines:?}"
-        );
-        assert!(
-            lines.contains(&format!("cwd {}", dir.display())),
-            "{lines:?}"
-        );
-        // The sleep is counted from the end of the hook.
-        let slept = ms(stamp(&log, "child") - stamp(&log, "hook-end"));
-        assert!(slept >= 700, "forwarded {slept} ms after the hook");
-        // One line per step at the default level, none before the stop.
-        let steps: Vec<&str> = stderr.lines().collect();
-        assert_eq!(steps.len(), 6, "{stderr}");
-        assert!(steps[0].starts_with("drainit: received SIGTERM: starting the shutdown sequence"));
-        assert!(
-            steps[1].starts_with("drainit: running drain hook: "),
-            "{stderr}"
-        );
-        assert_eq!(steps[2], "drainit: drain hook finished");
-        assert_eq!(
-            steps[3],
-            "drainit: sleeping 700ms before forwarding SIGTERM"
-        );
-        assert!(steps[4].starts_with("drainit: forwarded SIGTERM to process group "));
-        assert_eq!(
-            steps[5],
-            "drainit: child exited with status 0; exiting with 0"
-        );
-    }
+    let lines = log_lines(&log);
+    let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        order,
+        ["hook-start", "env", "env", "cwd", "hook-end", "child"],
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("env DRAINIT_CHILD_PID={child_pid_inside}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"env DRAINIT_SIGNAL=SIGTERM".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("cwd {}", dir.display())),
+        "{lines:?}"
+    );
+    // The sleep is counted from the end of the hook.
+    let slept = ms(stamp(&log, "child") - stamp(&log, "hook-end"));
+    assert!(slept >= 700, "forwarded {slept} ms after the hook");
+    // One line per step at the default level, none before the stop.
+    let steps: Vec<&str> = stderr.lines().collect();
+    assert_eq!(steps.len(), 6, "{stderr}");
+    assert!(steps[0].starts_with("drainit: received SIGTERM: starting the shutdown sequence"));
+    assert!(
+        steps[1].starts_with("drainit: running drain hook: "),
+        "{stderr}"
+    );
+    assert_eq!(steps[2], "drainit: drain hook finished");
+    assert_eq!(
+        steps[3],
+        "drainit: sleeping 700ms before forwarding SIGTERM"
+    );
+    assert!(steps[4].starts_with("drainit: forwarded SIGTERM to process group "));
+    assert_eq!(
+        steps[5],
+        "drainit: child exited with status 0; exiting with 0"
+    );
 }
+
+both_modes!(hook_then_sleep_then_forward_in_that_order_with_env_and_cwd);
 
 #[test]
 fn nothing_is_logged_while_running() {
@@ -118,20 +117,20 @@ fn nothing_is_logged_while_running() {
     assert_eq!(log, "");
 }
 
-#[test]
-fn a_hook_that_times_out_is_killed_with_its_group_and_the_stop_goes_on() {
+fn a_second_stop_signal_during_the_hook_kills_it_and_forwards_at_once(mode: Mode) {
     let f = fixture();
-    let dir = temp_dir("hook-timeout");
-    let pidfile = dir.join("grandchild");
-    // The hook's grandchild is in the hook's group and must die with it.
-    let hook = format!("sh -c 'sleep 60 & echo $! > {}; wait'", pidfile.display());
+    let dir = temp_dir(&format!("second-stop-hook-{mode:?}"));
+    let log = dir.join("log");
+    let hook = format!("{f} hook --log {} --sleep 60000", log.display());
     let d = Drainit::start(
-        Mode::Subreaper,
+        mode,
         &[
             "--drain-exec",
             &hook,
             "--drain-timeout",
-            "1s",
+            "60s",
+            "--prestop-sleep",
+            "60s",
             &f,
             "child",
             "--exit-on",
@@ -139,147 +138,44 @@ fn a_hook_that_times_out_is_killed_with_its_group_and_the_stop_goes_on() {
         ],
     );
     d.ready();
+    d.signal(libc::SIGTERM);
+    wait_for(
+        || {
+            log_lines(&log)
+                .iter()
+                .any(|l| l.starts_with("cwd"))
+                .then_some(())
+        },
+        "the hook to start",
+    );
     let t0 = Instant::now();
     d.signal(libc::SIGTERM);
     d.expect_line("sig 15");
-    let waited = t0.elapsed();
-    let (status, log) = d.wait();
-    assert_eq!(status.code(), Some(0));
-    assert!(waited >= Duration::from_secs(1), "{waited:?}");
     assert!(
-        log.contains("drain hook timed out after 1s: killed its process group; going on"),
-        "{log}"
+        t0.elapsed() < Duration::from_secs(20),
+        "no wait for the hook nor the sleep"
     );
-    let grandchild: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    wait_for(
-        || matches!(state(grandchild), None | Some('Z')).then_some(()),
-        "the hook's grandchild to die",
-    );
-}
-
-#[test]
-fn a_failing_or_missing_hook_is_logged_and_the_stop_goes_on() {
-    let f = fixture();
-    for (hook, said) in [
-        (
-            "sh -c 'exit 3'",
-            "drain hook failed (exited with status 3); going on",
-        ),
-        (
-            "sh -c 'kill -9 $$'",
-            "drain hook failed (was killed by SIGKILL); going on",
-        ),
-        (
-            "/no/such/hook",
-            "failed to run drain hook /no/such/hook: No such file or directory; going on",
-        ),
-    ] {
-        let d = Drainit::start(
-            Mode::Pid1,
-            &[
-                "--drain-exec",
-                hook,
-                "--prestop-sleep",
-                "100ms",
-                &f,
-                "child",
-                "--exit-on",
-                "15=0",
-            ],
-        );
-        d.ready();
-        d.signal(libc::SIGTERM);
-        d.expect_line("sig 15");
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(0));
-        assert!(log.contains(said), "{hook}: {log}");
-        assert!(log.contains("sleeping 100ms"), "{log}");
-    }
-}
-
-#[test]
-fn an_empty_drain_exec_switches_off_the_variables_hook() {
-    let f = fixture();
-    let opts = Start {
-        env: vec![("DRAINIT_DRAIN_EXEC", "sh -c 'exit 9'")],
-        ..Start::default()
-    };
-    let d = Drainit::start_with(
-        Mode::Pid1,
-        &["--drain-exec", "", &f, "child", "--exit-on", "15=0"],
-        opts,
-    );
-    d.ready();
-    d.signal(libc::SIGTERM);
-    d.expect_line("sig 15");
-    let (status, log) = d.wait();
+    let (status, stderr) = d.wait();
     assert_eq!(status.code(), Some(0));
-    assert!(!log.contains("hook"), "{log}");
+    assert!(
+        stderr.contains("second stop signal: killed the drain hook; forwarding at once"),
+        "{stderr}"
+    );
+    assert!(
+        !log_lines(&log).iter().any(|l| l.starts_with("hook-end")),
+        "the hook was not killed"
+    );
 }
 
-#[test]
-fn a_second_stop_signal_during_the_hook_kills_it_and_forwards_at_once() {
-    let f = fixture();
-    for mode in MODES {
-        let dir = temp_dir(&format!("second-stop-hook-{mode:?}"));
-        let log = dir.join("log");
-        let hook = format!("{f} hook --log {} --sleep 60000", log.display());
-        let d = Drainit::start(
-            mode,
-            &[
-                "--drain-exec",
-                &hook,
-                "--drain-timeout",
-                "60s",
-                "--prestop-sleep",
-                "60s",
-                &f,
-                "child",
-                "--exit-on",
-                "15=0",
-            ],
-        );
-        d.ready();
-        d.signal(libc::SIGTERM);
-        wait_for(
-            || {
-                log_lines(&log)
-                    .iter()
-                    .any(|l| l.starts_with("cwd"))
-                    .then_some(())
-            },
-            "the hook to start",
-        );
-        let t0 = Instant::now();
-        d.signal(libc::SIGTERM);
-        d.expect_line("sig 15");
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no wait for the hook nor the sleep"
-        );
-        let (status, stderr) = d.wait();
-        assert_eq!(status.code(), Some(0));
-        assert!(
-            stderr.contains("second stop signal: killed the drain hook; forwarding at once"),
-            "{stderr}"
-        );
-        assert!(
-            !log_lines(&log).iter().any(|l| l.starts_with("hook-end")),
-            "the hook was not killed"
-        );
-    }
-}
+both_modes!(a_second_stop_signal_during_the_hook_kills_it_and_forwards_at_once);
 
-#[test]
-fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
+/// drainit with a 60 s pre-stop sleep and a child that exits as
+/// `--exit-on` says, sent TERM; returned once the sleep has begun.
+fn in_the_sleep(exit_on: &str) -> Drainit {
     let f = fixture();
     let d = Drainit::start(
         Mode::Pid1,
-        &["--prestop-sleep", "60s", &f, "child", "--exit-on", "15=0"],
+        &["--prestop-sleep", "60s", &f, "child", "--exit-on", exit_on],
     );
     d.ready();
     d.signal(libc::SIGTERM);
@@ -287,6 +183,12 @@ fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
         || d.stderr().contains("sleeping 60s").then_some(()),
         "the sleep",
     );
+    d
+}
+
+#[test]
+fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
+    let d = in_the_sleep("15=0");
     // Other signals are forwarded during the sleep.
     d.signal(libc::SIGUSR1);
     d.expect_line("sig 10");
@@ -299,17 +201,7 @@ fn a_second_stop_signal_during_the_sleep_forwards_at_once() {
 
 #[test]
 fn the_child_exiting_during_the_sleep_ends_it() {
-    let f = fixture();
-    let d = Drainit::start(
-        Mode::Pid1,
-        &["--prestop-sleep", "60s", &f, "child", "--exit-on", "10=5"],
-    );
-    d.ready();
-    d.signal(libc::SIGTERM);
-    wait_for(
-        || d.stderr().contains("sleeping 60s").then_some(()),
-        "the sleep",
-    );
+    let d = in_the_sleep("10=5");
     let t0 = Instant::now();
     d.signal(libc::SIGUSR1);
     let (status, log) = d.wait();
@@ -318,33 +210,30 @@ fn the_child_exiting_during_the_sleep_ends_it() {
     assert!(!log.contains("forwarded SIGTERM"), "{log}");
 }
 
-#[test]
-fn grace_kills_the_whole_group_and_exits_137() {
+fn grace_kills_the_whole_group_and_exits_137(mode: Mode) {
     let f = fixture();
     // b (the child) and a (in its group) both ignore TERM.
     let script = format!("{f} child --name a & exec {f} child --name b");
-    for mode in MODES {
-        let d = Drainit::start(mode, &["--grace", "1s", "sh", "-c", &script]);
-        for _ in 0..2 {
-            d.expect("ready", |l| l.contains(" ready "));
-        }
-        let group = d.child();
-        assert_eq!(group_members(group).len(), 2);
-        let t0 = Instant::now();
-        d.signal(libc::SIGTERM);
-        let (status, log) = d.wait();
-        assert!(t0.elapsed() >= Duration::from_secs(1));
-        assert_eq!(status.code(), Some(137), "{log}");
-        assert!(
-            log.contains("grace period of 1s is over: sent SIGKILL to process group"),
-            "{log}"
-        );
-        wait_for(
-            || group_members(group).is_empty().then_some(()),
-            "nothing left of the group",
-        );
-    }
+    let d = Drainit::start(mode, &["--grace", "1s", "sh", "-c", &script]);
+    d.all_ready(&["a", "b"]);
+    let group = d.child();
+    assert_eq!(group_members(group).len(), 2);
+    let t0 = Instant::now();
+    d.signal(libc::SIGTERM);
+    let (status, log) = d.wait();
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    assert_eq!(status.code(), Some(137), "{log}");
+    assert!(
+        log.contains("grace period of 1s is over: sent SIGKILL to process group"),
+        "{log}"
+    );
+    wait_for(
+        || group_members(group).is_empty().then_some(()),
+        "nothing left of the group",
+    );
 }
+
+both_modes!(grace_kills_the_whole_group_and_exits_137);
 
 #[test]
 fn grace_zero_kills_right_after_the_stop_signal() {
@@ -355,47 +244,48 @@ fn grace_zero_kills_right_after_the_stop_signal() {
     assert_eq!(d.exit_code(), 137);
 }
 
-#[test]
-fn a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short() {
+fn a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short(mode: Mode) {
     let f = fixture();
     // No `exec`: sh is the child and dies of TERM at once; the app needs 2 s.
     let script = format!("{f} child --drain-on 15=2000; echo unreachable");
-    for mode in MODES {
-        let d = Drainit::start(mode, &["sh", "-c", &script]);
-        d.ready();
-        let t0 = Instant::now();
-        d.signal(libc::SIGTERM);
-        d.expect_line("draining");
-        d.expect_line("drained");
-        let (status, log) = d.wait();
-        assert!(t0.elapsed() >= Duration::from_secs(2));
-        assert_eq!(status.code(), Some(143), "{mode:?}: sh's own status; {log}");
-    }
+    let d = Drainit::start(mode, &["sh", "-c", &script]);
+    d.ready();
+    let t0 = Instant::now();
+    d.signal(libc::SIGTERM);
+    d.expect_line("sig 15");
+    d.expect_line("draining");
+    d.expect_line("drained");
+    let (status, log) = d.wait();
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert_eq!(status.code(), Some(143), "{mode:?}: sh's own status; {log}");
 }
 
-#[test]
-fn a_child_that_exits_by_itself_gets_its_group_stopped() {
+both_modes!(a_shell_wrapper_that_dies_at_once_does_not_cut_the_apps_drain_short);
+
+fn a_child_that_exits_by_itself_gets_its_group_stopped(mode: Mode) {
     let f = fixture();
     // The child (sh) exits with 7 of its own accord once `a`, in its group,
-    // is ready: on the USR1 the test sends. `a` drains 500 ms on TERM.
+    // is ready: on the USR1 the test sends (the trap is set before `a`
+    // starts). `a` drains 500 ms on TERM.
     let script = format!(
-        "{f} child --name a --drain-on 15=500 & trap 'exit 7' USR1; while :; do sleep 1; done"
+        "trap 'exit 7' USR1; {f} child --name a --drain-on 15=500 & while :; do sleep 1; done"
     );
-    for mode in MODES {
-        let d = Drainit::start(mode, &["sh", "-c", &script]);
-        d.expect("a ready", |l| l.starts_with("a ready"));
-        d.signal(libc::SIGUSR1);
-        d.expect_line("a sig 10");
-        d.expect_line("a sig 15");
-        d.expect_line("a drained");
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(7), "{log}");
-        assert!(
-            log.contains("child has exited: sent SIGTERM to the rest of its process group"),
-            "{log}"
-        );
-    }
+    let d = Drainit::start(mode, &["sh", "-c", &script]);
+    d.expect("a ready", |l| l.starts_with("a ready"));
+    d.signal(libc::SIGUSR1);
+    d.expect_line("a sig 10");
+    d.expect_line("a sig 15");
+    d.expect_line("a draining");
+    d.expect_line("a drained");
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(7), "{log}");
+    assert!(
+        log.contains("child has exited: sent SIGTERM to the rest of its process group"),
+        "{log}"
+    );
 }
+
+both_modes!(a_child_that_exits_by_itself_gets_its_group_stopped);
 
 #[test]
 fn a_custom_stop_signal_starts_the_sequence() {

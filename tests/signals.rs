@@ -1,4 +1,4 @@
-//! CONTRACT.md "Signals": forwarding to the child's group, the never
+//! Signals (README "Signals"): forwarding to the child's group, the never
 //! forwarded set, rewriting, `--single-child`, bursts, reaping.
 
 mod common;
@@ -17,140 +17,109 @@ fn forwarded(mode: Mode) -> Vec<i32> {
         .collect()
 }
 
-#[test]
-fn every_forwardable_signal_arrives_and_chld_does_not() {
+fn every_forwardable_signal_arrives_and_chld_does_not(mode: Mode) {
     let f = fixture();
-    for mode in MODES {
-        let d = Drainit::start(mode, &[&f, "child", "--exit-on", "10=0"]);
-        d.ready();
-        for sig in forwarded(mode).into_iter().filter(|&s| s != libc::SIGUSR1) {
-            d.signal(sig);
-            d.expect_line(&format!("sig {sig}"));
-            // CHLD is drainit's own; the next line must be the marker.
-            d.signal(libc::SIGCHLD);
-        }
-        d.signal(libc::SIGUSR1);
-        assert_eq!(
-            d.rest(),
-            ["sig 10"],
-            "{mode:?}: nothing else, CHLD least of all"
-        );
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(0), "{log}");
+    let d = Drainit::start(mode, &[&f, "child", "--exit-on", "10=0"]);
+    d.ready();
+    for sig in forwarded(mode).into_iter().filter(|&s| s != libc::SIGUSR1) {
+        d.signal(sig);
+        d.expect_line(&format!("sig {sig}"));
+        // CHLD is drainit's own; the next line must be the marker.
+        d.signal(libc::SIGCHLD);
     }
+    d.signal(libc::SIGUSR1);
+    assert_eq!(
+        d.rest(),
+        ["sig 10"],
+        "{mode:?}: nothing else, CHLD least of all"
+    );
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{log}");
 }
 
-/// Waits for the `a` and `b` fixtures' ready lines, in either order.
-fn both_ready(d: &Drainit) {
-    for _ in 0..2 {
-        d.expect("a or b ready", |l| {
-            l.starts_with("a ready") || l.starts_with("b ready")
-        });
-    }
-}
+both_modes!(every_forwardable_signal_arrives_and_chld_does_not);
 
-#[test]
-fn the_group_gets_signals_and_single_child_sends_to_the_child_only() {
+fn the_group_gets_signals_and_single_child_sends_to_the_child_only(mode: Mode) {
     let f = fixture();
     // `sh` is the child; two fixtures in its group; the last command keeps
     // sh from exec'ing.
     let script = format!("{f} child --name a & {f} child --name b & wait; echo never");
-    for mode in MODES {
-        let d = Drainit::start(mode, &["sh", "-c", &script]);
-        both_ready(&d);
-        d.signal(libc::SIGUSR1);
-        // sh died of USR1: the rest of the group gets TERM, then SIGKILL
-        // after 5 s since the fixtures ignore it.
-        let mut seen = d.rest();
-        seen.sort();
-        assert_eq!(
-            seen,
-            ["a sig 10", "a sig 15", "b sig 10", "b sig 15"],
-            "{mode:?}"
-        );
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{log}");
-        assert!(log.contains("outstayed 5s: sent SIGKILL"), "{log}");
-
-        let d = Drainit::start(mode, &["-c", "sh", "-c", &script]);
-        both_ready(&d);
-        let group = d.child();
-        d.signal(libc::SIGUSR1);
-        if mode == Mode::Pid1 {
-            // drainit exited with sh at once, and its namespace with it:
-            // neither fixture saw USR1.
-            assert_eq!(d.rest(), Vec::<String>::new());
-        } else {
-            // drainit is gone; the fixtures never saw USR1 and still run.
-            let members = wait_for(
-                || Some(group_members(group)).filter(|m| m.len() == 2),
-                "a and b",
-            );
-            for pid in members {
-                send(pid, libc::SIGKILL);
-            }
-            assert_eq!(d.rest(), Vec::<String>::new());
-        }
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{log}");
-    }
-}
-
-#[test]
-fn single_child_leaves_the_rest_of_the_group_alone() {
-    let f = fixture();
-    let script = format!("{f} child --name a & exec {f} child --name b --exit-on 10=0");
-    let d = Drainit::start(Mode::Subreaper, &["-c", "sh", "-c", &script]);
-    both_ready(&d);
-    let b = d.child();
-    let a = wait_for(|| children(b).first().copied(), "a, b's child");
-    d.signal(libc::SIGUSR2);
-    d.expect_line("b sig 12");
+    let d = Drainit::start(mode, &["sh", "-c", &script]);
+    d.all_ready(&["a", "b"]);
     d.signal(libc::SIGUSR1);
-    d.expect_line("b sig 10");
-    assert_eq!(d.exit_code(), 0);
-    // a never got a signal and is still running.
-    assert_ne!(state(a), Some('Z'));
-    assert!(state(a).is_some(), "a was killed");
-    send(a, libc::SIGKILL);
+    // sh died of USR1: the rest of the group gets TERM, then SIGKILL
+    // after 5 s since the fixtures ignore it.
+    let mut seen = d.rest();
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["a sig 10", "a sig 15", "b sig 10", "b sig 15"],
+        "{mode:?}"
+    );
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{log}");
+    assert!(log.contains("outstayed 5s: sent SIGKILL"), "{log}");
+
+    let d = Drainit::start(mode, &["-c", "sh", "-c", &script]);
+    d.all_ready(&["a", "b"]);
+    let group = d.child();
+    d.signal(libc::SIGUSR1);
+    if mode == Mode::Pid1 {
+        // drainit exited with sh at once, and its namespace with it:
+        // neither fixture saw USR1.
+        assert_eq!(d.rest(), Vec::<String>::new());
+    } else {
+        // drainit is gone; the fixtures never saw USR1 and still run.
+        let members = wait_for(
+            || Some(group_members(group)).filter(|m| m.len() == 2),
+            "a and b",
+        );
+        for pid in members {
+            send(pid, libc::SIGKILL);
+        }
+        assert_eq!(d.rest(), Vec::<String>::new());
+    }
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{log}");
 }
 
-#[test]
-fn rewrite_rules_translate_swap_and_drop() {
+both_modes!(the_group_gets_signals_and_single_child_sends_to_the_child_only);
+
+fn rewrite_rules_translate_swap_and_drop(mode: Mode) {
     let f = fixture();
-    for mode in MODES {
-        let d = Drainit::start(
-            mode,
-            &[
-                "-r",
-                "TERM:QUIT",
-                "--rewrite",
-                "usr1:sigusr2",
-                "-r",
-                "USR2:10",
-                "-r",
-                "HUP:0",
-                &f,
-                "child",
-                "--exit-on",
-                "3=0",
-            ],
-        );
-        d.ready();
-        d.signal(libc::SIGUSR1);
-        d.expect_line("sig 12");
-        d.signal(libc::SIGUSR2);
-        d.expect_line("sig 10");
-        d.signal(libc::SIGHUP); // dropped: the next line is the INT marker
-        d.signal(libc::SIGINT);
-        d.expect_line("sig 2");
-        d.signal(libc::SIGTERM);
-        assert_eq!(d.rest(), ["sig 3"], "{mode:?}");
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(0));
-        assert!(log.contains("forwarded SIGQUIT to process group"), "{log}");
-    }
+    let d = Drainit::start(
+        mode,
+        &[
+            "-r",
+            "TERM:QUIT",
+            "--rewrite",
+            "usr1:sigusr2",
+            "-r",
+            "USR2:10",
+            "-r",
+            "HUP:0",
+            &f,
+            "child",
+            "--exit-on",
+            "3=0",
+        ],
+    );
+    d.ready();
+    d.signal(libc::SIGUSR1);
+    d.expect_line("sig 12");
+    d.signal(libc::SIGUSR2);
+    d.expect_line("sig 10");
+    d.signal(libc::SIGHUP); // dropped: the next line is the INT marker
+    d.signal(libc::SIGINT);
+    d.expect_line("sig 2");
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.rest(), ["sig 3"], "{mode:?}");
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0));
+    assert!(log.contains("forwarded SIGQUIT to process group"), "{log}");
 }
+
+both_modes!(rewrite_rules_translate_swap_and_drop);
 
 #[test]
 fn drainit_rewrite_variable_and_flags_replace_it() {
@@ -186,55 +155,53 @@ fn drainit_rewrite_variable_and_flags_replace_it() {
     assert_eq!(d.exit_code(), 0);
 }
 
-#[test]
-fn a_burst_of_500_signals_loses_no_kind_and_no_realtime_signal() {
+fn a_burst_of_500_signals_loses_no_kind_and_no_realtime_signal(mode: Mode) {
     let f = fixture();
     let rt = libc::SIGRTMIN() + 1;
-    for mode in MODES {
-        // Queued signals are taken lowest number first, so RTMAX, sent
-        // last, is also received last.
-        let last = libc::SIGRTMAX();
-        let exit_on = format!("{last}=0");
-        let d = Drainit::start(mode, &[&f, "child", "--exit-on", &exit_on]);
-        d.ready();
-        for i in 0..500 {
-            let sig = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, rt, rt][i % 5];
-            d.signal(sig);
-        }
-        d.signal(last);
-        let mut lines = d.rest();
-        assert_eq!(lines.pop(), Some(format!("sig {last}")), "{mode:?}");
-        // Standard signals may merge; realtime ones queue: all 200 arrive.
-        for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP] {
-            assert!(lines.contains(&format!("sig {sig}")), "{mode:?}: no {sig}");
-        }
-        let rt_count = lines.iter().filter(|l| **l == format!("sig {rt}")).count();
-        assert_eq!(rt_count, 200, "{mode:?}");
-        assert_eq!(d.exit_code(), 0);
+    // Queued signals are taken lowest number first, so RTMAX, sent
+    // last, is also received last.
+    let last = libc::SIGRTMAX();
+    let exit_on = format!("{last}=0");
+    let d = Drainit::start(mode, &[&f, "child", "--exit-on", &exit_on]);
+    d.ready();
+    for i in 0..500 {
+        let sig = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, rt, rt][i % 5];
+        d.signal(sig);
     }
+    d.signal(last);
+    let mut lines = d.rest();
+    assert_eq!(lines.pop(), Some(format!("sig {last}")), "{mode:?}");
+    // Standard signals may merge; realtime ones queue: all 200 arrive.
+    for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP] {
+        assert!(lines.contains(&format!("sig {sig}")), "{mode:?}: no {sig}");
+    }
+    let rt_count = lines.iter().filter(|l| **l == format!("sig {rt}")).count();
+    assert_eq!(rt_count, 200, "{mode:?}");
+    assert_eq!(d.exit_code(), 0);
 }
 
-#[test]
-fn two_thousand_orphans_leave_no_zombie() {
+both_modes!(a_burst_of_500_signals_loses_no_kind_and_no_realtime_signal);
+
+fn two_thousand_orphans_leave_no_zombie(mode: Mode) {
     let f = fixture();
-    for mode in MODES {
-        let d = Drainit::start(
-            mode,
-            &["-v", &f, "child", "--orphans", "2000", "--exit-on", "15=0"],
-        );
-        d.ready();
-        // The orphans were re-parented to drainit, which reaped them all.
-        let pid = d.pid;
-        wait_for(
-            || {
-                let reaped = d.stderr().matches("reaped process").count();
-                (reaped >= 2000 && zombie_children(pid) == 0).then_some(())
-            },
-            "2000 orphans reaped",
-        );
-        d.signal(libc::SIGTERM);
-        let (status, log) = d.wait();
-        assert_eq!(status.code(), Some(0), "{mode:?}");
-        assert_eq!(log.matches("reaped process").count(), 2000, "{mode:?}");
-    }
+    let d = Drainit::start(
+        mode,
+        &["-v", &f, "child", "--orphans", "2000", "--exit-on", "15=0"],
+    );
+    d.ready();
+    // The orphans were re-parented to drainit, which reaped them all.
+    let pid = d.pid;
+    wait_for(
+        || {
+            let reaped = d.stderr().matches("reaped process").count();
+            (reaped >= 2000 && zombie_children(pid) == 0).then_some(())
+        },
+        "2000 orphans reaped",
+    );
+    d.signal(libc::SIGTERM);
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{mode:?}");
+    assert_eq!(log.matches("reaped process").count(), 2000, "{mode:?}");
 }
+
+both_modes!(two_thousand_orphans_leave_no_zombie);

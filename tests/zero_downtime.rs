@@ -1,6 +1,7 @@
-//! Zero-downtime proof (issue 4): HAProxy on loopback balances two
-//! instances of a naive app (examples/http_app.rs, which dies at once on
-//! SIGTERM) while examples/load_client.rs sends a steady load; after 2 s one
+//! Zero-downtime proof (docs/zero-downtime.md): HAProxy on loopback
+//! balances two instances of a naive app (tests/fixtures/http_app.rs, which
+//! dies at once on SIGTERM) while tests/fixtures/load_client.rs sends a
+//! steady load; after 2 s one
 //! instance is stopped (`docker stop`) and the load goes on for 6 s. The same
 //! run is made with tini, dumb-init and drainit as PID 1, and every request
 //! that does not get a 200 is counted. drainit (drain hook flipping /health,
@@ -15,18 +16,15 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::channel;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, children, wait_for};
+use common::docker::{Container, Image};
+use common::haproxy::{Fields, Haproxy, free_ports, http_status};
+use common::{Build, DEADLINE, REPO, children, line_reader, poll, say, static_binary, wait_for};
 
 /// Load before the stop, and after it.
 const BEFORE_STOP: Duration = Duration::from_secs(2);
@@ -107,37 +105,14 @@ const TINI: &str = "/usr/bin/tini-static";
 const DUMB_INIT: &str = "/usr/bin/dumb-init";
 const BUSYBOX: &str = "/bin/busybox";
 
-/// Builds drainit and both fixtures statically, as for a `FROM scratch` image.
+/// drainit and both fixtures, built statically, as for a `FROM scratch` image.
 fn build() -> Built {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(manifest)
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
-        .args([
-            "--bin",
-            "drainit",
-            "--example",
-            "http_app",
-            "--example",
-            "load_client",
-        ])
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "the static build failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| manifest.join("target"), PathBuf::from);
-    let release = manifest
-        .join(target)
-        .join("x86_64-unknown-linux-gnu/release");
+    let drainit = static_binary(Build::Shipped, &["http_app", "load_client"]);
+    let examples = drainit.with_file_name("examples");
     Built {
-        drainit: release.join("drainit"),
-        http_app: release.join("examples/http_app"),
-        load_client: release.join("examples/load_client"),
+        http_app: examples.join("http_app"),
+        load_client: examples.join("load_client"),
+        drainit,
     }
 }
 
@@ -154,9 +129,9 @@ fn backend(built: &Built, dir: &Path) -> Backend {
     if std::env::var("ZERO_DOWNTIME_BACKEND").is_ok_and(|v| v == "namespaces") {
         return Backend::Namespaces;
     }
-    let ensure = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/ensure-dockerd.sh");
+    let ensure = Path::new(REPO).join("docker/ensure-dockerd.sh");
     if Command::new(&ensure).status().is_ok_and(|s| s.success()) {
-        return Backend::Docker(Image::build(built, dir));
+        return Backend::Docker(image(built, dir));
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(
@@ -169,69 +144,39 @@ fn backend(built: &Built, dir: &Path) -> Backend {
 
 /// A `FROM scratch` image holding the app, every init, their libraries and
 /// busybox (for drainit's drain hook: a distroless image has no wget).
-struct Image(String);
-
-impl Image {
-    fn build(built: &Built, dir: &Path) -> Image {
-        let root = dir.join("context/rootfs");
-        std::fs::create_dir_all(&root).unwrap();
-        let copy = |from: &Path, to: &str| {
-            let dest = root.join(to.trim_start_matches('/'));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-        };
-        copy(&built.drainit, "/drainit");
-        copy(&built.http_app, "/http_app");
-        copy(Path::new(TINI), "/tini");
-        copy(Path::new(DUMB_INIT), "/dumb-init");
-        copy(Path::new(BUSYBOX), "/busybox");
-        // Debian's dumb-init is linked dynamically against glibc.
-        for lib in shared_libs(DUMB_INIT) {
-            copy(Path::new(&lib), &lib);
-        }
-        std::fs::write(
-            dir.join("context/Dockerfile"),
-            "FROM scratch\nCOPY rootfs/ /\n",
-        )
-        .unwrap();
-        let tag = format!("drainit-zero-downtime:{}", std::process::id());
-        docker(&[
-            "build",
-            "-q",
-            "-t",
-            &tag,
-            &dir.join("context").to_string_lossy(),
-        ]);
-        Image(tag)
+fn image(built: &Built, dir: &Path) -> Image {
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY rootfs/ /\n").unwrap();
+    let mut files: Vec<(PathBuf, String)> = [
+        (built.drainit.clone(), "drainit"),
+        (built.http_app.clone(), "http_app"),
+        (TINI.into(), "tini"),
+        (DUMB_INIT.into(), "dumb-init"),
+        (BUSYBOX.into(), "busybox"),
+    ]
+    .into_iter()
+    .map(|(from, to)| (from, format!("rootfs/{to}")))
+    .collect();
+    // Debian's dumb-init is linked dynamically against glibc.
+    for lib in shared_libs(DUMB_INIT) {
+        files.push((lib.clone().into(), format!("rootfs{lib}")));
     }
-
-    fn bins(&self) -> Bins {
-        Bins {
-            drainit: "/drainit".into(),
-            http_app: "/http_app".into(),
-            tini: "/tini".into(),
-            dumb_init: "/dumb-init".into(),
-            busybox: "/busybox".into(),
-        }
-    }
+    let files: Vec<(&Path, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_path(), t.as_str()))
+        .collect();
+    Image::build("zero-downtime", &dockerfile, &files)
 }
 
-impl Drop for Image {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+/// Paths of the programs in that image.
+fn image_bins() -> Bins {
+    Bins {
+        drainit: "/drainit".into(),
+        http_app: "/http_app".into(),
+        tini: "/tini".into(),
+        dumb_init: "/dumb-init".into(),
+        busybox: "/busybox".into(),
     }
-}
-
-/// Runs `docker ARGS`, which must succeed; returns its output.
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "docker {}: {text}", args[0]);
-    text
 }
 
 /// The shared libraries `ldd` lists for `bin` (none for a static one).
@@ -249,7 +194,7 @@ fn shared_libs(bin: &str) -> Vec<String> {
 
 /// One running instance; removed (or killed) on drop.
 enum Instance {
-    Container(String),
+    Container(Container),
     Namespace(Child),
 }
 
@@ -264,30 +209,15 @@ impl Instance {
     ) -> Instance {
         match backend {
             Backend::Docker(image) => {
-                let argv = init.argv(&image.bins(), port);
+                let argv = init.argv(&image_bins(), port);
                 let init_flag = if init == Pid1::DockerInit {
                     "--init"
                 } else {
                     "--init=false"
                 };
-                let run = [
-                    "run",
-                    "-d",
-                    "--name",
-                    name,
-                    "--network",
-                    "host",
-                    init_flag,
-                    &image.0,
-                ];
-                docker(
-                    &[
-                        &run[..],
-                        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
-                    ]
-                    .concat(),
-                );
-                Instance::Container(name.into())
+                let mut args = vec!["--network", "host", init_flag, &image.0];
+                args.extend(argv.iter().map(String::as_str));
+                Instance::Container(Container::start(None, name, &args))
             }
             Backend::Namespaces => {
                 let host = |p: &Path| p.to_string_lossy().into_owned();
@@ -317,8 +247,8 @@ impl Instance {
     fn stop(&mut self) -> Duration {
         let start = Instant::now();
         match self {
-            Instance::Container(name) => {
-                docker(&["stop", "-t", &STOP_TIMEOUT.as_secs().to_string(), name]);
+            Instance::Container(c) => {
+                c.stop(STOP_TIMEOUT.as_secs());
             }
             Instance::Namespace(child) => {
                 let pid1 = wait_for(
@@ -340,7 +270,10 @@ impl Instance {
     /// What the instance logged (its init's and the app's stderr).
     fn logs(&self, dir: &Path, name: &str) -> String {
         match self {
-            Instance::Container(name) => docker(&["logs", name]),
+            Instance::Container(c) => {
+                let (stdout, stderr) = c.logs();
+                stdout + &stderr
+            }
             Instance::Namespace(_) => {
                 std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
             }
@@ -351,11 +284,8 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         match self {
-            Instance::Container(name) => {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", name.as_str()])
-                    .output();
-            }
+            // The container removes itself.
+            Instance::Container(_) => {}
             Instance::Namespace(child) => {
                 if let Ok(None) = child.try_wait() {
                     // SIGKILL to a namespace's PID 1 kills the whole namespace.
@@ -370,122 +300,15 @@ impl Drop for Instance {
     }
 }
 
-/// HAProxy on loopback, with active health checks and retries; killed on drop.
-struct Haproxy {
-    process: Child,
-    socket: PathBuf,
-}
-
-impl Haproxy {
-    fn start(dir: &Path, front: u16, a: u16, b: u16) -> Haproxy {
-        let socket = dir.join("haproxy.sock");
-        let config = format!(
-            "global
-    stats socket {socket} mode 600 level admin
-    maxconn 1000
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 10s
-    timeout server 10s
-    timeout check 1s
-    retries 3
-    option redispatch
-    option httpchk GET /health
-    default-server inter 300ms fall 2 rise 1
-
-listen app
-    bind 127.0.0.1:{front}
-    balance roundrobin
-    server a 127.0.0.1:{a} check
-    server b 127.0.0.1:{b} check
-",
-            socket = socket.display()
-        );
-        let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
-        let process = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("run haproxy (apt-get install haproxy)");
-        Haproxy { process, socket }
-    }
-
-    /// `show stat` of the backend servers `a` and `b`: name -> field -> value.
-    fn servers(&self) -> Option<Stats> {
-        let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream.write_all(b"show stat\n").ok()?;
-        let mut csv = String::new();
-        stream.read_to_string(&mut csv).ok()?;
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
-        let servers = lines
-            .map(|l| {
-                header
-                    .iter()
-                    .map(|k| k.to_string())
-                    .zip(l.split(',').map(str::to_string))
-                    .collect::<Fields>()
-            })
-            .filter_map(|row| Some((row.get("svname")?.clone(), row)))
-            .filter(|(name, _)| name == "a" || name == "b")
-            .collect();
-        Some(servers)
-    }
-
-    /// A field of server `name` in `show stat`.
-    fn stat(&self, name: &str, field: &str) -> Option<String> {
-        self.servers()?.get(name)?.get(field).cloned()
-    }
-}
-
-type Fields = HashMap<String, String>;
-type Stats = HashMap<String, Fields>;
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-/// Free loopback ports, from binding port 0 (all held until all are picked).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
-}
-
-/// The status of `GET path` on 127.0.0.1:port, if it answers.
-fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Polls `done` every 20 ms until it holds; at `DEADLINE`, panics with
 /// "timed out waiting for" `what()`.
 fn until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
-    let end = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for {}", what());
-        thread::sleep(Duration::from_millis(20));
-    }
+    poll(
+        DEADLINE,
+        Duration::from_millis(20),
+        || done().then_some(()),
+        what,
+    )
 }
 
 /// One line of the result table.
@@ -571,13 +394,7 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
         .stdout(Stdio::piped())
         .spawn()
         .expect("run load_client");
-    let (tx, lines) = channel();
-    let stdout = load.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let lines = line_reader(load.stdout.take().unwrap());
     let first = lines
         .recv_timeout(DEADLINE)
         .expect("load_client to print 'started'");
@@ -618,12 +435,6 @@ fn run(backend: &Backend, built: &Built, init: Pid1, dir: &Path) -> Row {
         sent_to_stopped,
         drained: logs.contains("http_app: drained"),
     }
-}
-
-/// Writes to stderr past the test harness's capture, so that the lines
-/// show up in CI logs even when the test passes.
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn table(rows: &[Row], backend: &Backend) -> String {

@@ -1,10 +1,10 @@
 //! Zero downtime for an app that cannot be changed, through a rolling
 //! update, under the real Docker daemon and a real HAProxy.
 //!
-//! The app (examples/legacy_app.rs) has no health endpoint and no drain
+//! The app (tests/fixtures/legacy_app.rs) has no health endpoint and no drain
 //! endpoint, and dies at once on SIGTERM, in-flight requests included. Two
 //! instances run behind HAProxy on loopback (`--network host`) under a
-//! steady load (examples/load_client.rs). A rolling update then replaces
+//! steady load (tests/fixtures/load_client.rs). A rolling update then replaces
 //! both, one after the other, as an orchestrator does: start the new
 //! instance, wait until HAProxy has it UP, `docker stop` the old one.
 //! HAProxy has four server slots, the old two and the new two.

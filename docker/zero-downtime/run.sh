@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Zero-downtime proof (issue 4), one command: docker/zero-downtime/run.sh
+# Zero-downtime proof (docs/zero-downtime.md), one command: docker/zero-downtime/run.sh
 #
 # Builds drainit and the test fixtures statically, makes sure a Docker
 # daemon answers (docker/ensure-dockerd.sh), then, for tini, dumb-init and

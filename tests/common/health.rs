@@ -1,5 +1,5 @@
 //! Helpers of the health and liveness tests: the fixture app and hook
-//! (examples/health_fixture.rs), free loopback ports, a raw HTTP client, an
+//! (tests/fixtures/health_fixture.rs), free loopback ports, a raw HTTP client, an
 //! upstream HTTP server in the test process that a test switches between
 //! answering, failing and never answering, a listener whose accept queue is
 //! full (connects to it hang), FIFO handshakes and monotonic timestamps.
@@ -13,42 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::{DEADLINE, Drainit, Mode, Start, state, wait_for};
+use super::{DEADLINE, Drainit, Mode, Start, alive, wait_for};
 
-/// Generates one test per mode from `fn NAME(mode: Mode)`: `NAME::pid1`
-/// and `NAME::subreaper`, so that a PID-1 failure never hides the
-/// subreaper result.
-#[macro_export]
-macro_rules! both_modes {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn pid1() {
-                super::$name(super::common::Mode::Pid1)
-            }
-            #[test]
-            fn subreaper() {
-                super::$name(super::common::Mode::Subreaper)
-            }
-        }
-    )+};
-}
-
-/// examples/health_fixture.rs.
+/// tests/fixtures/health_fixture.rs.
 pub fn health_fixture() -> String {
     super::example("health_fixture")
 }
 
-/// CLOCK_MONOTONIC in ns, the clock the fixture stamps its log lines with.
-pub fn now_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
-}
+/// CLOCK_MONOTONIC in ns, the clock the fixture stamps its log lines with
+/// (the fixtures' own function).
+pub use super::fixture_log::monotonic_ns as now_ns;
 
 /// Nanoseconds as a Duration, for readable bounds.
 pub fn span(from_ns: u128, to_ns: u128) -> Duration {
@@ -79,11 +53,6 @@ pub fn log_order(log: &Path) -> Vec<String> {
             [] => String::new(),
         })
         .collect()
-}
-
-/// True while `pid` exists and is not a zombie.
-pub fn running(pid: i32) -> bool {
-    matches!(state(pid), Some(s) if s != 'Z')
 }
 
 /// Stops drainit with SIGTERM, for a fixture app run with `--exit-on
@@ -135,8 +104,8 @@ pub fn wait_logged(d: &Drainit, text: &str) {
 /// closed). Another process may take it before drainit binds it:
 /// `start_listening` retries then.
 pub fn free_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
+    let [port] = super::haproxy::free_ports();
+    port
 }
 
 /// Starts drainit with the arguments `args(port)` for a free port, and
@@ -155,7 +124,7 @@ pub fn start_listening<'a>(
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     Some(true)
                 } else {
-                    (d.pid == 0 || !running(d.pid)).then_some(false)
+                    (d.pid == 0 || !alive(d.pid)).then_some(false)
                 }
             },
             "drainit to listen or exit",

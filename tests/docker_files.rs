@@ -1,0 +1,97 @@
+//! The Docker and Kubernetes files checked as text, with no daemon: the
+//! multi-stage Dockerfile (it needs a registry) builds what the tests
+//! build, and pod.yaml's grace period covers drainit's whole sequence.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{REPO, drainit_bin, scrub_env};
+
+/// The multi-stage Dockerfile cannot be built here (it pulls rust:1 and
+/// crates); check that it builds the same static binary the tests use and
+/// ends with the same entrypoint as the prebuilt variant.
+#[test]
+fn multi_stage_dockerfile_matches_the_tested_variant() {
+    let multi = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile")).unwrap();
+    let prebuilt = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile.prebuilt")).unwrap();
+    assert!(multi.contains("RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static'"));
+    assert!(multi.contains("--target x86_64-unknown-linux-gnu"));
+    assert!(multi.contains(
+        "COPY --from=drainit /src/target/x86_64-unknown-linux-gnu/release/drainit /drainit"
+    ));
+    let entrypoint = r#"ENTRYPOINT ["/drainit", "--"]"#;
+    assert!(multi.contains(entrypoint) && prebuilt.contains(entrypoint));
+    assert_eq!(multi.matches("\nFROM ").count(), 2, "two stages");
+}
+
+/// The value of `- name: NAME` / `value: "..."` in pod.yaml's env list.
+fn env_value<'a>(yaml: &'a str, name: &str) -> &'a str {
+    let mut lines = yaml.lines().map(str::trim);
+    lines
+        .find(|l| *l == format!("- name: {name}"))
+        .unwrap_or_else(|| panic!("no env {name} in pod.yaml"));
+    let value = lines.next().and_then(|l| l.strip_prefix("value: "));
+    value
+        .unwrap_or_else(|| panic!("no value after {name}"))
+        .trim_matches('"')
+}
+
+/// Whole seconds from the `10s` form used in pod.yaml.
+fn whole_seconds(value: &str) -> u64 {
+    value
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("pod.yaml should say whole seconds like 10s, not {value:?}"))
+}
+
+#[test]
+fn kubernetes_grace_period_covers_drainits_sequence() {
+    let yaml = fs::read_to_string(Path::new(REPO).join("docker/kubernetes/pod.yaml")).unwrap();
+    let period: u64 = yaml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("terminationGracePeriodSeconds: "))
+        .expect("terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    let names = [
+        "DRAINIT_DRAIN_TIMEOUT",
+        "DRAINIT_PRESTOP_SLEEP",
+        "DRAINIT_GRACE",
+    ];
+    let [drain, sleep, grace] = names.map(|n| whole_seconds(env_value(&yaml, n)));
+    eprintln!(
+        "kubernetes terminationGracePeriodSeconds={period} drain-timeout={drain}s prestop-sleep={sleep}s grace={grace}s"
+    );
+    assert!(
+        period >= drain + sleep + grace,
+        "terminationGracePeriodSeconds {period} < {drain} + {sleep} + {grace}"
+    );
+    // The comment's arithmetic says the same numbers.
+    let sum = format!(
+        "{drain}s + {sleep}s + {grace}s = {}s",
+        drain + sleep + grace
+    );
+    assert!(
+        yaml.contains(&sum),
+        "pod.yaml's comment should read {sum:?}"
+    );
+    assert!(yaml.contains(&format!("terminationGracePeriodSeconds ({period})")));
+    assert!(yaml.contains(r#"command: ["/drainit", "--"]"#));
+    assert!(yaml.contains("readinessProbe:"));
+
+    // drainit itself accepts the pod's settings (a bad value exits 2).
+    let mut cmd = Command::new(drainit_bin());
+    scrub_env(&mut cmd);
+    for name in names.iter().chain(&["DRAINIT_DRAIN_EXEC"]) {
+        cmd.env(name, env_value(&yaml, name));
+    }
+    let out = cmd.arg("true").output().unwrap();
+    assert!(
+        out.status.success(),
+        "drainit rejects pod.yaml's env: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
