@@ -14,27 +14,33 @@
 //!
 //! Skips without a Docker daemon, except in CI (`CI=true`).
 
-mod e2e;
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{Container, Image, docker_ok, poll, require_docker, say, static_build};
+use common::docker::{Container, DOCKER_DEADLINE, Image, docker_ok, require_docker, unique};
+use common::{Build, REPO, say, static_binary};
 
-/// How long any one expectation may take on a loaded 2-core machine.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Builds `docker/<recipe>` on a context holding the static drainit and
-/// the app, as the recipe's header says.
+/// Builds `docker/<recipe>` on a context holding the static (musl)
+/// drainit and the app, as the recipe's header says.
 fn recipe_image(name: &str, recipe: &str) -> Image {
-    let built = static_build();
-    let (drainit, app) = (built.drainit(), built.fixture("legacy_app"));
+    let drainit = static_binary(Build::Musl, &["legacy_app"]);
+    let app = drainit.with_file_name("examples").join("legacy_app");
     Image::build(
         name,
-        &Path::new(e2e::REPO).join("docker").join(recipe),
+        &Path::new(REPO).join("docker").join(recipe),
         &[(&drainit, "drainit"), (&app, "app")],
     )
+}
+
+/// Polls `check` every 100 ms until it gives `Some`; fails with the logs of
+/// `c` after DOCKER_DEADLINE.
+fn until<T>(c: &Container, check: impl FnMut() -> Option<T>) -> T {
+    common::poll(DOCKER_DEADLINE, Duration::from_millis(100), check, || {
+        c.describe()
+    })
 }
 
 /// The files of a container's filesystem (`docker export`), without the
@@ -42,7 +48,7 @@ fn recipe_image(name: &str, recipe: &str) -> Image {
 fn image_files(container: &Container) -> Vec<String> {
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("docker export {} | tar -t", container.0))
+        .arg(format!("docker export {} | tar -t", container.name))
         .stderr(Stdio::inherit())
         .output()
         .expect("run docker export | tar -t");
@@ -64,7 +70,7 @@ fn image_files(container: &Container) -> Vec<String> {
 fn container_file(container: &Container, path: &str) -> String {
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("docker cp {}:{path} - | tar -xO", container.0))
+        .arg(format!("docker cp {}:{path} - | tar -xO", container.name))
         .output()
         .expect("run docker cp");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -72,7 +78,7 @@ fn container_file(container: &Container, path: &str) -> String {
 
 /// `docker exec NAME /drainit --probe URL`: (exit code, stderr).
 fn probe(container: &Container, url: &str) -> (i32, String) {
-    let out = container.exec(&["/drainit", "--probe", url]);
+    let out = container.docker(&["exec", &container.name, "/drainit", "--probe", url]);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -88,13 +94,11 @@ fn line_index(text: &str, what: &str) -> Option<usize> {
 fn no_tools_image_drains_the_app_before_sigterm_and_its_probe_reports_healthy() {
     require_docker!();
     let image = recipe_image("health", "health/Dockerfile");
-    // --network none: the container's own loopback, where the recipe's
-    // fixed ports cannot collide with other tests.
+    // Container::run gives it --network none: its own loopback, where the
+    // recipe's fixed ports cannot collide with other tests.
     let c = Container::run(
         "health",
         &[
-            "--network",
-            "none",
             "--health-interval",
             "1s",
             "-e",
@@ -114,14 +118,10 @@ fn no_tools_image_drains_the_app_before_sigterm_and_its_probe_reports_healthy() 
     );
 
     let t0 = Instant::now();
-    let health = poll(
-        DEADLINE,
-        || c.describe(),
-        || {
-            let status = c.inspect("{{.State.Health.Status}}");
-            (status == "healthy").then_some(status)
-        },
-    );
+    let health = until(&c, || {
+        let status = c.inspect("{{.State.Health.Status}}");
+        (status == "healthy").then_some(status)
+    });
     say(&format!(
         "health_docker: HEALTHCHECK /drainit --probe: {health} after {:.1}s",
         t0.elapsed().as_secs_f64()
@@ -150,7 +150,7 @@ fn no_tools_image_drains_the_app_before_sigterm_and_its_probe_reports_healthy() 
     );
 
     let t0 = Instant::now();
-    docker_ok(&["stop", "-t", "20", &c.0]);
+    docker_ok(&["stop", "-t", "20", &c.name]);
     let took = t0.elapsed();
     let code = c.inspect("{{.State.ExitCode}}");
     let (stdout, stderr) = c.logs();
@@ -179,15 +179,13 @@ fn no_tools_image_drains_the_app_before_sigterm_and_its_probe_reports_healthy() 
 fn eureka_recipe_deregisters_by_host_name_from_a_scratch_image() {
     require_docker!();
     let image = recipe_image("eureka", "health/Dockerfile");
-    let env_file = Path::new(e2e::REPO).join("docker/eureka/drainit.env");
+    let env_file = Path::new(REPO).join("docker/eureka/drainit.env");
     // The app itself stands in for the Eureka server: `eureka` resolves to
     // the container's loopback through --add-host, and the app listens on
     // Eureka's port.
     let c = Container::run(
         "eureka",
         &[
-            "--network",
-            "none",
             "--hostname",
             "web-1",
             "--add-host",
@@ -203,12 +201,8 @@ fn eureka_recipe_deregisters_by_host_name_from_a_scratch_image() {
             "--log-term",
         ],
     );
-    poll(
-        DEADLINE,
-        || c.describe(),
-        || c.logs().0.contains("listening").then_some(()),
-    );
-    docker_ok(&["stop", "-t", "20", &c.0]);
+    until(&c, || c.logs().0.contains("listening").then_some(()));
+    docker_ok(&["stop", "-t", "20", &c.name]);
     let (stdout, stderr) = c.logs();
     let put = "drain request PUT /eureka/apps/WEB/web-1:web:8080/status?value=OUT_OF_SERVICE";
     let drain = line_index(&stdout, put);
@@ -250,7 +244,7 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
     require_docker!();
     let image = recipe_image("liveness", "liveness/Dockerfile");
     let app = ["/app", "8080", "--hang-after", HANG_AFTER];
-    let mut args = vec!["--network", "none", "--restart", "on-failure"];
+    let mut args = vec!["--restart", "on-failure"];
     args.extend(LIVENESS);
     args.push(&image.0);
     args.extend(app);
@@ -259,7 +253,7 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
     let tini = Container::run(
         "liveness-init",
         &[
-            &["--network", "none", "--restart", "on-failure", "--init"][..],
+            &["--restart", "on-failure", "--init"][..],
             &[
                 "--entrypoint",
                 "/app",
@@ -272,11 +266,9 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
         .concat(),
     );
 
-    let restarted = poll(
-        DEADLINE,
-        || drainit.describe(),
-        || (drainit.inspect("{{.RestartCount}}") != "0").then(|| t0.elapsed()),
-    );
+    let restarted = until(&drainit, || {
+        (drainit.inspect("{{.RestartCount}}") != "0").then(|| t0.elapsed())
+    });
     say(&format!(
         "health_docker: liveness: Docker restarted the hung app {:.1}s after its start \
          (hang at {HANG_AFTER}s, probes every 1s, 500ms time-out, 3 failures)",
@@ -293,11 +285,9 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
         drainit.describe()
     );
     // Back and serving: the second run listens again.
-    poll(
-        DEADLINE,
-        || drainit.describe(),
-        || (drainit.logs().0.matches("listening on").count() >= 2).then_some(()),
-    );
+    until(&drainit, || {
+        (drainit.logs().0.matches("listening on").count() >= 2).then_some(())
+    });
     let (stdout, stderr) = drainit.logs();
     for line in [
         "warning: liveness probe failed (1 of 3)",
@@ -309,11 +299,9 @@ fn liveness_restarts_a_hung_app_under_docker_and_docker_init_leaves_it_hung() {
     }
     assert!(stdout.contains("hung"), "{stdout}");
     // What Docker saw: the exit code that its restart policy acted on.
-    let codes = poll(
-        DEADLINE,
-        || drainit.describe(),
-        || Some(drainit.exit_codes()).filter(|c| !c.is_empty()),
-    );
+    let codes = until(&drainit, || {
+        Some(drainit.exit_codes()).filter(|c| !c.is_empty())
+    });
     assert_eq!(codes[0], "75", "Docker's die events: {codes:?}");
 
     // Under docker-init (tini) the same hang lasts: running, never
@@ -386,7 +374,7 @@ fn compose_recipe_reports_health_from_the_ready_endpoint_and_restarts_a_hung_app
     let image = recipe_image("compose", "liveness/Dockerfile");
     // The test's settings over the recipe's: short intervals and an app
     // that hangs once it has been healthy.
-    let overrides = e2e::target_dir().join(e2e::unique("compose.yml"));
+    let overrides = common::temp_dir("compose").join("override.yml");
     std::fs::write(
         &overrides,
         format!(
@@ -408,9 +396,9 @@ fn compose_recipe_reports_health_from_the_ready_endpoint_and_restarts_a_hung_app
     )
     .unwrap();
     let project = Project {
-        name: e2e::unique("compose"),
+        name: unique("compose"),
         files: vec![
-            format!("{}/docker/compose/docker-compose.yml", e2e::REPO),
+            format!("{}/docker/compose/docker-compose.yml", REPO),
             overrides.to_string_lossy().into_owned(),
         ],
     };
@@ -423,29 +411,25 @@ fn compose_recipe_reports_health_from_the_ready_endpoint_and_restarts_a_hung_app
     let id = String::from_utf8_lossy(&project.compose(&["ps", "-q", "web"]).stdout)
         .trim()
         .to_string();
-    let c = Container(id);
+    let c = Container {
+        name: id,
+        label: "compose".into(),
+        host: None,
+    };
     let t0 = Instant::now();
-    poll(
-        DEADLINE,
-        || c.describe(),
-        || (c.inspect("{{.State.Health.Status}}") == "healthy").then_some(()),
-    );
+    until(&c, || {
+        (c.inspect("{{.State.Health.Status}}") == "healthy").then_some(())
+    });
     let healthy = t0.elapsed();
-    let restarted = poll(
-        DEADLINE,
-        || c.describe(),
-        || (c.inspect("{{.RestartCount}}") != "0").then(|| t0.elapsed()),
-    );
+    let restarted = until(&c, || {
+        (c.inspect("{{.RestartCount}}") != "0").then(|| t0.elapsed())
+    });
     say(&format!(
         "health_docker: compose: healthy after {:.1}s, restarted after {:.1}s",
         healthy.as_secs_f64(),
         restarted.as_secs_f64()
     ));
     assert!(c.logs().1.contains("exiting with 75"), "{}", c.describe());
-    let codes = poll(
-        DEADLINE,
-        || c.describe(),
-        || Some(c.exit_codes()).filter(|c| !c.is_empty()),
-    );
+    let codes = until(&c, || Some(c.exit_codes()).filter(|c| !c.is_empty()));
     assert_eq!(codes[0], "75", "Docker's die events: {codes:?}");
 }

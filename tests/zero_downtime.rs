@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::docker::{Container, Image};
+use common::docker::{Container, Image, shared_libs};
 use common::haproxy::{Fields, Haproxy, free_ports, http_status};
 use common::{Build, DEADLINE, REPO, children, line_reader, poll, say, static_binary, wait_for};
 
@@ -177,19 +177,6 @@ fn image_bins() -> Bins {
         dumb_init: "/dumb-init".into(),
         busybox: "/busybox".into(),
     }
-}
-
-/// The shared libraries `ldd` lists for `bin` (none for a static one).
-fn shared_libs(bin: &str) -> Vec<String> {
-    let out = Command::new("ldd").arg(bin).output().expect("run ldd");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with('/'))
-                .map(str::to_string)
-        })
-        .collect()
 }
 
 /// One running instance; removed (or killed) on drop.

@@ -21,22 +21,20 @@
 //! daemon, except in CI (`CI=true`). Needs haproxy, tini-static and
 //! dumb-init.
 
-mod e2e;
+mod common;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use e2e::{Container, Image, docker_ok, poll, require_docker, say, static_build};
+use common::docker::{Container, DOCKER_DEADLINE, Image, docker_ok, require_docker, shared_libs};
+use common::haproxy::{Haproxy, free_ports};
+use common::{Build, REPO, poll, say, static_binary};
 
-/// How long any one expectation may take on a loaded 2-core machine.
-const DEADLINE: Duration = Duration::from_secs(60);
 /// The load: this many keep-alive connections, this many requests a second
 /// in total, for this long (the whole rolling update fits in it: about 17s
 /// with drainit, whose stops take the 5s pre-stop sleep). With the
@@ -122,13 +120,18 @@ impl Pid1 {
     }
 }
 
+/// The static (musl) drainit; the fixtures are in `examples/` beside it.
+fn drainit() -> PathBuf {
+    static_binary(Build::Musl, &["legacy_app", "load_client"])
+}
+
 /// The image of every instance: FROM scratch with the app, drainit, tini
 /// and dumb-init (with the glibc it is linked against).
-fn image() -> Image {
-    let built = static_build();
-    let dockerfile = e2e::target_dir().join(e2e::unique("rolling.Dockerfile"));
+fn image(dir: &Path) -> Image {
+    let dockerfile = dir.join("Dockerfile");
     std::fs::write(&dockerfile, "FROM scratch\nCOPY . /\n").unwrap();
-    let (drainit, app) = (built.drainit(), built.fixture("legacy_app"));
+    let drainit = drainit();
+    let app = drainit.with_file_name("examples").join("legacy_app");
     let libs = shared_libs("/usr/bin/dumb-init");
     let mut files: Vec<(&Path, &str)> = vec![
         (&drainit, "drainit"),
@@ -136,31 +139,14 @@ fn image() -> Image {
         (Path::new("/usr/bin/tini-static"), "tini"),
         (Path::new("/usr/bin/dumb-init"), "dumb-init"),
     ];
-    files.extend(
-        libs.iter()
-            .map(|l| (l.as_path(), l.to_str().unwrap().trim_start_matches('/'))),
-    );
-    let image = Image::build("rolling", &dockerfile, &files);
-    let _ = std::fs::remove_file(&dockerfile);
-    image
+    files.extend(libs.iter().map(|l| (Path::new(l), l.as_str())));
+    Image::build("rolling", &dockerfile, &files)
 }
 
-/// The shared libraries `ldd` lists for `bin`.
-fn shared_libs(bin: &str) -> Vec<PathBuf> {
-    let out = Command::new("ldd").arg(bin).output().expect("run ldd");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter(|w| w.starts_with('/'))
-        .map(PathBuf::from)
-        .collect()
-}
-
-/// Free loopback ports (all held until all are picked).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
+/// Polls `check` every 100 ms until it gives `Some`; fails with `what()`
+/// after DOCKER_DEADLINE.
+fn until<T>(what: impl Fn() -> String, check: impl FnMut() -> Option<T>) -> T {
+    poll(DOCKER_DEADLINE, Duration::from_millis(100), check, what)
 }
 
 /// One of HAProxy's server slots and the instance in it, if started.
@@ -177,11 +163,21 @@ impl Slot {
         let mut args: Vec<String> = vec!["--network".into(), "host".into()];
         args.extend(init.run_args(&image.0, self.port, self.ready));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let c = Container::run(&format!("{tag}-{}", self.name), &args);
-        poll(
-            DEADLINE,
+        let c = Container::start(None, &format!("{tag}-{}", self.name), &args);
+        until(
             || c.describe(),
-            || c.logs().0.contains("listening on").then_some(()),
+            || {
+                if c.logs().0.contains("listening on") {
+                    return Some(());
+                }
+                assert_eq!(
+                    c.inspect("{{.State.Status}}"),
+                    "running",
+                    "{}",
+                    c.describe()
+                );
+                None
+            },
         );
         self.instance = Some(c);
     }
@@ -190,101 +186,41 @@ impl Slot {
     fn stop(&self) -> Duration {
         let c = self.instance.as_ref().unwrap();
         let t0 = Instant::now();
-        docker_ok(&["stop", "-t", STOP_TIMEOUT, &c.0]);
+        docker_ok(&["stop", "-t", STOP_TIMEOUT, &c.name]);
         t0.elapsed()
     }
 }
 
-/// HAProxy on loopback with an admin socket; killed on drop.
-struct Haproxy {
-    process: Child,
-    socket: PathBuf,
-    log: PathBuf,
+/// Whether HAProxy has these servers UP (`true`) or DOWN (`false`), not
+/// on the way between.
+fn states_are(haproxy: &Haproxy, want: &[(&str, bool)]) -> bool {
+    want.iter().all(|(name, up)| {
+        haproxy
+            .stat(name, "status")
+            .is_some_and(|s| (s == "UP") == *up && (s == "UP" || s == "DOWN"))
+    })
 }
 
-impl Haproxy {
-    /// Balances `front` over the slots, each checked as `init` says, with
-    /// the settings of docker/health/haproxy.cfg.
-    fn start(dir: &Path, front: u16, init: &Pid1, slots: &[Slot]) -> Haproxy {
-        let socket = dir.join("haproxy.sock");
-        let config = config(&socket, front, init, slots);
-        let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, config).unwrap();
-        let log = dir.join("haproxy.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let process = Command::new("haproxy")
-            .args(["-db", "-f"])
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("run haproxy (apt-get install haproxy)");
-        Haproxy {
-            process,
-            socket,
-            log,
-        }
-    }
-
-    /// Per server: its `show stat` fields (status, check_status, stot...).
-    fn stats(&self) -> HashMap<String, HashMap<String, String>> {
-        let mut csv = String::new();
-        if let Ok(mut s) = UnixStream::connect(&self.socket) {
-            let _ = s.write_all(b"show stat\n");
-            let _ = s.read_to_string(&mut csv);
-        }
-        let mut lines = csv.lines();
-        let header: Vec<String> = lines
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("# ")
-            .split(',')
-            .map(str::to_string)
-            .collect();
-        lines
-            .map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)))
-            .map(HashMap::from_iter)
-            .filter_map(|row: HashMap<String, String>| Some((row.get("svname")?.clone(), row)))
-            .collect()
-    }
-
-    /// Whether HAProxy has these servers UP (`true`) or DOWN (`false`).
-    fn states_are(&self, want: &[(&str, bool)]) -> bool {
-        let stats = self.stats();
-        want.iter().all(|(name, up)| {
-            stats
-                .get(*name)
-                .and_then(|s| s.get("status"))
-                .is_some_and(|s| (s == "UP") == *up && (s == "UP" || s == "DOWN"))
-        })
-    }
-
-    /// Sessions the server has had (`stot`).
-    fn sessions(&self, name: &str) -> u64 {
-        let stats = self.stats();
-        let stot = stats.get(name).and_then(|s| s.get("stot"));
-        stot.and_then(|v| v.parse().ok()).unwrap_or(0)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "haproxy stats {:?}\nlog:\n{}",
-            self.stats(),
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        )
-    }
+/// Sessions HAProxy gave the server (`stot`).
+fn sessions(haproxy: &Haproxy, name: &str) -> u64 {
+    let stot = haproxy.stat(name, "stot");
+    stot.and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-/// docker/health/haproxy.cfg as it is, with an admin socket, bound to
-/// `front` on loopback, and the slots as its servers.
-fn config(socket: &Path, front: u16, init: &Pid1, slots: &[Slot]) -> String {
-    let recipe = Path::new(e2e::REPO).join("docker/health/haproxy.cfg");
+fn describe(haproxy: &Haproxy) -> String {
+    format!(
+        "haproxy stats {:?}\nlog:\n{}",
+        haproxy.servers(),
+        haproxy.log_text()
+    )
+}
+
+/// docker/health/haproxy.cfg as it is, bound to `front` on loopback, with
+/// the slots as its servers, each checked as `init` says.
+fn config(front: u16, init: &Pid1, slots: &[Slot]) -> String {
+    let recipe = Path::new(REPO).join("docker/health/haproxy.cfg");
     let recipe = std::fs::read_to_string(recipe).unwrap();
-    let mut out = format!(
-        "global\n    stats socket {} mode 600 level admin\n\n",
-        socket.display()
-    );
+    let mut out = String::new();
     let (mut bound, mut servers) = (false, false);
     for line in recipe.lines() {
         match line.split_whitespace().next() {
@@ -305,13 +241,6 @@ fn config(socket: &Path, front: u16, init: &Pid1, slots: &[Slot]) -> String {
     }
     assert!(bound && servers, "no bind or server line in the recipe");
     out
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 /// One line of the table.
@@ -361,22 +290,17 @@ fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
     let tag = format!("rolling-{}", init.name.split(' ').next().unwrap());
     slots[0].start(init, image, &tag);
     slots[1].start(init, image, &tag);
-    let haproxy = Haproxy::start(dir, front, init, &slots);
+    let haproxy = Haproxy::with_config(dir, &config(front, init, &slots));
     let (old_up, new_down) = (
         [("old-a", true), ("old-b", true)],
         [("new-a", false), ("new-b", false)],
     );
-    poll(
-        DEADLINE,
-        || haproxy.describe(),
-        || {
-            haproxy
-                .states_are(&[old_up, new_down].concat())
-                .then_some(())
-        },
+    until(
+        || describe(&haproxy),
+        || states_are(&haproxy, &[old_up, new_down].concat()).then_some(()),
     );
 
-    let mut load = Command::new(static_build().fixture("load_client"))
+    let mut load = Command::new(drainit().with_file_name("examples").join("load_client"))
         .arg(format!("127.0.0.1:{front}"))
         .args(["--connections", &CONNECTIONS.to_string()])
         .args(["--rate", &RATE.to_string()])
@@ -396,10 +320,9 @@ fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
     for (old, new) in [(0, 2), (1, 3)] {
         slots[new].start(init, image, &tag);
         let name = slots[new].name;
-        poll(
-            DEADLINE,
-            || haproxy.describe(),
-            || haproxy.states_are(&[(name, true)]).then_some(()),
+        until(
+            || describe(&haproxy),
+            || states_are(&haproxy, &[(name, true)]).then_some(()),
         );
         stops.push(slots[old].stop());
     }
@@ -426,10 +349,10 @@ fn rolling_update(init: &'static Pid1, image: &Image, dir: &Path) -> Row {
         counts,
         stops,
         update,
-        old_sessions: haproxy.sessions("old-a").min(haproxy.sessions("old-b")),
-        new_sessions: haproxy.sessions("new-a").min(haproxy.sessions("new-b")),
-        downs: std::fs::read_to_string(&haproxy.log)
-            .unwrap_or_default()
+        old_sessions: sessions(&haproxy, "old-a").min(sessions(&haproxy, "old-b")),
+        new_sessions: sessions(&haproxy, "new-a").min(sessions(&haproxy, "new-b")),
+        downs: haproxy
+            .log_text()
             .lines()
             .filter_map(|l| l.split_once("Server ")?.1.split_once(", info:"))
             .filter(|(down, _)| down.contains(" is DOWN"))
@@ -476,9 +399,8 @@ fn table(rows: &[Row]) -> String {
 #[test]
 fn rolling_update_of_an_app_that_cannot_change_loses_nothing_with_drainit_only() {
     require_docker!();
-    let dir = e2e::target_dir().join(e2e::unique("rolling-haproxy"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let image = image();
+    let dir = common::temp_dir("rolling");
+    let image = image(&dir);
     let rows: Vec<Row> = INITS
         .iter()
         .map(|init| rolling_update(init, &image, &dir))
@@ -523,7 +445,7 @@ fn rolling_update_of_an_app_that_cannot_change_loses_nothing_with_drainit_only()
 /// valid HAProxy configuration (`haproxy -c` binds nothing).
 #[test]
 fn haproxy_recipe_is_valid() {
-    let recipe = Path::new(e2e::REPO).join("docker/health/haproxy.cfg");
+    let recipe = Path::new(REPO).join("docker/health/haproxy.cfg");
     let out = Command::new("haproxy")
         .arg("-c")
         .arg("-f")

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Once, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Build, REPO, poll, say, static_binary, temp_dir};
 
@@ -183,6 +183,20 @@ impl Drop for Image {
     }
 }
 
+/// The shared libraries `ldd` lists for `bin` (none for a static one), to
+/// copy into a `FROM scratch` image beside it.
+pub fn shared_libs(bin: &str) -> Vec<String> {
+    let out = Command::new("ldd").arg(bin).output().expect("run ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with('/'))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// Builds `docker/<dir>/<file>` FROM the base image as `drainit-test-<name>-<pid>`.
 pub fn recipe_image(name: &str, dir: &str, file: &str) -> String {
     let tag = unique(name);
@@ -285,6 +299,47 @@ impl Container {
     pub fn wait_ready(&self) -> u32 {
         let line = self.wait_line("ready", |l| l.starts_with("ready "));
         line["ready ".len()..].trim().parse().unwrap()
+    }
+
+    /// `docker inspect --format FORMAT`, trimmed.
+    pub fn inspect(&self, format: &str) -> String {
+        let args = ["inspect", "--format", format, &self.name];
+        checked(self.docker(&args), &args).trim().to_string()
+    }
+
+    /// Both logs, for failure messages.
+    pub fn describe(&self) -> String {
+        let (stdout, stderr) = self.logs();
+        format!("{}: stdout:\n{stdout}stderr:\n{stderr}", self.name)
+    }
+
+    /// The exit codes of the container's ends so far, oldest first, as the
+    /// daemon recorded them (`die` events).
+    pub fn exit_codes(&self) -> Vec<String> {
+        // `--until` ends the stream; whole seconds, so this second's events
+        // show in the next call.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let (until, filter) = (
+            now.as_secs().to_string(),
+            format!("container={}", self.name),
+        );
+        let args = [
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            &until,
+            "--filter",
+            &filter,
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Actor.Attributes.exitCode}}",
+        ];
+        checked(self.docker(&args), &args)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// `docker stop -t SECS`, then what came of it.

@@ -14,17 +14,16 @@ use std::time::Duration;
 pub struct Haproxy {
     process: Child,
     socket: PathBuf,
+    log: PathBuf,
 }
 
 impl Haproxy {
+    /// Balances 127.0.0.1:`front` over `a` and `b`, checking `GET /health`.
     pub fn start(dir: &Path, front: u16, a: u16, b: u16) -> Haproxy {
-        let socket = dir.join("haproxy.sock");
-        let config = format!(
-            "global
-    stats socket {socket} mode 600 level admin
-    maxconn 1000
-
-defaults
+        Haproxy::with_config(
+            dir,
+            &format!(
+                "defaults
     mode http
     timeout connect 1s
     timeout client 10s
@@ -40,25 +39,46 @@ listen app
     balance roundrobin
     server a 127.0.0.1:{a} check
     server b 127.0.0.1:{b} check
-",
-            socket = socket.display()
+"
+            ),
+        )
+    }
+
+    /// HAProxy with `config` (its sections after `global`), and a `global`
+    /// section that opens the stats socket; logs to `dir`/haproxy.log.
+    pub fn with_config(dir: &Path, config: &str) -> Haproxy {
+        let socket = dir.join("haproxy.sock");
+        let config = format!(
+            "global\n    stats socket {} mode 600 level admin\n    maxconn 2000\n\n{config}",
+            socket.display()
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(dir.join("haproxy.log")).unwrap();
+        let log = dir.join("haproxy.log");
+        let out = std::fs::File::create(&log).unwrap();
         let process = Command::new("haproxy")
             .arg("-db")
             .arg("-f")
             .arg(&path)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("run haproxy (apt-get install haproxy)");
-        Haproxy { process, socket }
+        Haproxy {
+            process,
+            socket,
+            log,
+        }
     }
 
-    /// `show stat` of the backend servers `a` and `b`: name -> field -> value.
+    /// What HAProxy wrote (server state changes among it).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `show stat` of the servers (not the FRONTEND and BACKEND rows):
+    /// name -> field -> value.
     pub fn servers(&self) -> Option<Stats> {
         let mut stream = UnixStream::connect(&self.socket).ok()?;
         stream.write_all(b"show stat\n").ok()?;
@@ -75,7 +95,7 @@ listen app
                     .collect::<Fields>()
             })
             .filter_map(|row| Some((row.get("svname")?.clone(), row)))
-            .filter(|(name, _)| name == "a" || name == "b")
+            .filter(|(name, _)| name != "FRONTEND" && name != "BACKEND")
             .collect();
         Some(servers)
     }
