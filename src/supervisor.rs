@@ -250,7 +250,11 @@ impl Supervisor {
         let words = &self.config.policy.drain_exec;
         let line = words.join(" ");
         let stop = self.config.policy.stop_signal;
-        match spawn::hook(words, self.cwd.as_deref(), self.mask, self.child, stop) {
+        let extra = [
+            ("DRAINIT_CHILD_PID", self.child.to_string()),
+            ("DRAINIT_SIGNAL", stop.to_string()),
+        ];
+        match spawn::hook(words, self.cwd.as_deref(), self.mask, &extra) {
             Ok(pid) => {
                 info!(
                     "running drain hook '{line}' (pid {pid}, time-out {:?})",
