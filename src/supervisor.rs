@@ -50,7 +50,7 @@ fn setup_error(what: &str, e: impl fmt::Display) -> StartError {
 /// exit code (the child's status).
 pub fn run(config: Config) -> Result<i32, StartError> {
     let (signals, mask) = SignalSource::block().map_err(|e| setup_error("block signals", e))?;
-    reaper::register().map_err(|e| setup_error("become a child subreaper", e.desc()))?;
+    reaper::register();
     // The hook runs in the caller's directory, which drainit leaves.
     let cwd = std::env::current_dir().ok();
     let child = spawn::child(&config.command, mask).map_err(|e| StartError {
