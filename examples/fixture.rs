@@ -17,7 +17,8 @@
 //!   `hook-end <ns>`, exits with CODE.
 //! `fixture orphans N`: leaves N orphans, prints `orphans <N>`, exits 0.
 //! `fixture with-signals BLOCKED IGNORED CMD...`: blocks the signals of the
-//!   comma-separated list BLOCKED, ignores those of IGNORED (`-`: none), then
+//!   comma-separated list BLOCKED, ignores those of IGNORED (`-`: none; any
+//!   number, 32 and 33 too, which otherwise start at their default), then
 //!   execs CMD: a caller with an unusual signal state.
 //! More `fixture child` options, for tests/robustness.rs:
 //!   --group N            first fork N group members that block every
@@ -252,13 +253,28 @@ fn with_signals(blocked: &str, ignored: &str, command: &[String]) {
         unsafe { libc::sigaddset(&mut set, sig) };
     }
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    // The C library's own signals (32 up to SIGRTMIN) start at their
+    // default: a caller started by glibc's posix_spawn (as cargo starts
+    // the tests) has them ignored. Raw rt_sigaction: glibc's wrappers
+    // refuse them.
+    for sig in 32..libc::SIGRTMIN() {
+        set_disposition(sig, libc::SIG_DFL);
+    }
     for sig in list(ignored) {
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
+        set_disposition(sig, libc::SIG_IGN);
     }
     let err = std::process::Command::new(&command[0])
         .args(&command[1..])
         .exec();
     panic!("exec {command:?}: {err}");
+}
+
+/// rt_sigaction(2) of SIG_DFL or SIG_IGN for `sig`, any signal number.
+fn set_disposition(sig: i32, handler: libc::sighandler_t) {
+    // The kernel's struct sigaction: handler, flags, restorer, mask.
+    let action: [u64; 4] = [handler as u64, 0, 0, 0];
+    let rc = unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) };
+    assert_eq!(rc, 0, "rt_sigaction({sig})");
 }
 
 /// A process of the child's group that reports every signal in `log` and

@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::mem::MaybeUninit;
+use std::mem::{MaybeUninit, size_of};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
@@ -156,12 +156,13 @@ impl Drop for FileActions {
 }
 
 /// The signals set to their default action in the child: SIGPIPE (README,
-/// "Signals"), and those from 32 below SIGRTMIN, which the C library keeps
-/// for itself (glibc: 32 and 33, musl: 32 to 34). glibc's posix_spawn
-/// leaves its two *ignored* in the child unless this set names them
-/// (`__spawni_child`), while the caller had them at their default; its
-/// `sigaddset` refuses them, so their bits are set by hand, at the place
-/// both C libraries use: bit `n - 1` of an array of unsigned longs.
+/// "Signals"), and those of the C library's own signals (from 32 below
+/// SIGRTMIN: glibc 32 and 33, musl 32 to 34) that are at their default in
+/// drainit, i.e. were so in the caller. glibc's posix_spawn sets its two to
+/// "ignore" in the child unless this set names them (`__spawni_child`);
+/// musl leaves its own as they are. glibc's `sigaddset` refuses them, so
+/// their bits are set by hand, where both C libraries keep them: bit
+/// `n - 1` of an array of unsigned longs.
 fn default_dispositions() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigemptyset initialises the set it is given.
@@ -172,7 +173,7 @@ fn default_dispositions() -> libc::sigset_t {
     unsafe { libc::sigaddset(&mut set, libc::SIGPIPE) };
     const WORD_BITS: usize = libc::c_ulong::BITS as usize;
     let words = ptr::from_mut(&mut set).cast::<libc::c_ulong>();
-    for sig in 32..libc::SIGRTMIN() {
+    for sig in (32..libc::SIGRTMIN()).filter(|&sig| is_default(sig)) {
         let Ok(bit) = usize::try_from(sig - 1) else {
             continue;
         };
@@ -181,6 +182,26 @@ fn default_dispositions() -> libc::sigset_t {
         unsafe { *words.add(bit / WORD_BITS) |= 1 << (bit % WORD_BITS) };
     }
     set
+}
+
+/// Whether drainit's disposition of `sig` is SIG_DFL. A raw rt_sigaction:
+/// the C libraries' wrappers refuse their own signals.
+fn is_default(sig: libc::c_int) -> bool {
+    // The kernel's struct sigaction (handler, flags, restorer, mask) is
+    // four words on x86-64 and aarch64; the handler comes first.
+    let mut old = [0 as libc::c_ulong; 4];
+    // SAFETY: no new action; `old` has room for the kernel's struct and
+    // the mask size is the kernel's (8 bytes).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            ptr::null::<libc::c_void>(),
+            old.as_mut_ptr(),
+            size_of::<u64>(),
+        )
+    };
+    rc == 0 && old[0] == libc::SIG_DFL as libc::c_ulong
 }
 
 /// The C convention of posix_spawn's calls: 0 or an error number.
