@@ -71,6 +71,8 @@ pub struct Start<'a> {
     pub wrapper: Vec<String>,
     /// drainit's stdin (default: /dev/null), e.g. a pty's slave side.
     pub stdin: Option<std::fs::File>,
+    /// Another drainit binary than the test build (e.g. a static one).
+    pub drainit: Option<PathBuf>,
 }
 
 impl Drainit {
@@ -80,18 +82,19 @@ impl Drainit {
     }
 
     pub fn start_with<S: AsRef<OsStr>>(mode: Mode, args: &[S], opts: Start) -> Drainit {
+        let drainit = opts.drainit.clone().unwrap_or_else(|| drainit_bin().into());
         let mut cmd = match mode {
             Mode::Pid1 => {
                 let mut c = Command::new("unshare");
                 c.args(["--pid", "--fork", "--mount-proc"]);
                 c.args(&opts.wrapper);
-                c.arg(drainit_bin());
+                c.arg(&drainit);
                 c
             }
-            Mode::Subreaper if opts.wrapper.is_empty() => Command::new(drainit_bin()),
+            Mode::Subreaper if opts.wrapper.is_empty() => Command::new(&drainit),
             Mode::Subreaper => {
                 let mut c = Command::new(&opts.wrapper[0]);
-                c.args(&opts.wrapper[1..]).arg(drainit_bin());
+                c.args(&opts.wrapper[1..]).arg(&drainit);
                 c
             }
         };
@@ -376,4 +379,44 @@ pub fn bit(sig: i32) -> u64 {
 /// compared without them.
 pub fn libc_own() -> u64 {
     (32..libc::SIGRTMIN()).map(bit).sum()
+}
+
+/// Which static build of drainit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// The one that ships: musl, or static glibc when the musl target
+    /// cannot be had.
+    Shipped,
+    /// The static glibc build (`DRAINIT_BUILD_FORCE_GLIBC=1`).
+    Glibc,
+    /// The arm64 build (aarch64-unknown-linux-musl).
+    Arm64,
+}
+
+/// Builds drainit and the `examples` statically with
+/// scripts/build-static.sh, the one place that decides how; returns
+/// drainit's path (the examples are in `examples/` next to it).
+pub fn static_binary(build: Build, examples: &[&str]) -> PathBuf {
+    let mut cmd = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/build-static.sh"
+    ));
+    for example in examples {
+        cmd.args(["--example", example]);
+    }
+    match build {
+        Build::Shipped => {}
+        Build::Glibc => {
+            cmd.env("DRAINIT_BUILD_FORCE_GLIBC", "1");
+        }
+        Build::Arm64 => {
+            cmd.env("DRAINIT_BUILD_TARGET", "aarch64-unknown-linux-musl");
+        }
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/build-static.sh");
+    assert!(out.status.success(), "the static build failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
