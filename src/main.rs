@@ -1,5 +1,6 @@
 //! drainit: a PID-1 init for containers. `main` only wires the modules:
-//! parse, set up logging, run, and map the result to an exit code.
+//! block the signals, parse, set up logging, run, and map the result to
+//! an exit code.
 //!
 //! `no_main`: drainit skips std's runtime start-up. That start-up reads
 //! `/proc/self/maps` to place a stack guard and installs an alternate
@@ -35,6 +36,16 @@ use std::process::exit;
 /// The C entry point, called by glibc's start-up code.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // First of all, before anything allocates: as PID 1, a signal with no
+    // handler is dropped by the kernel, so a stop signal that came before
+    // this block would be lost and the container would hang until SIGKILL.
+    let signals = match sigwait::SignalSource::block() {
+        Ok(blocked) => blocked,
+        Err(e) => {
+            eprintln!("drainit: failed to block signals: {}", spawn::describe(&e));
+            exit(1);
+        }
+    };
     let config = match cli::parse(arguments(argc, argv)) {
         Ok(config) => config,
         Err(e) => {
@@ -44,7 +55,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         }
     };
     init_logging(config.log_level);
-    match supervisor::run(config) {
+    match supervisor::run(config, signals) {
         Ok(code) => exit(code),
         Err(e) => {
             // Not through `log`: this line shows whatever the log level.

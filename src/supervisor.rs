@@ -39,17 +39,12 @@ impl fmt::Display for StartError {
     }
 }
 
-fn setup_error(what: &str, e: impl fmt::Display) -> StartError {
-    StartError {
-        message: format!("failed to {what}: {e}"),
-        code: 1,
-    }
-}
-
 /// Starts the child and supervises it until drainit must exit; returns the
 /// exit code (the child's status).
-pub fn run(config: Config) -> Result<i32, StartError> {
-    let (signals, mask) = SignalSource::block().map_err(|e| setup_error("block signals", e))?;
+pub fn run(
+    config: Config,
+    (signals, mask): (SignalSource, InheritedMask),
+) -> Result<i32, StartError> {
     reaper::register();
     // The hook runs in the caller's directory, which drainit leaves.
     let cwd = std::env::current_dir().ok();

@@ -381,6 +381,8 @@ pub fn libc_own() -> u64 {
     (32..libc::SIGRTMIN()).map(bit).sum()
 }
 
+pub mod early_term;
+
 /// Which static build of drainit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Build {
