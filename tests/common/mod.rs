@@ -382,6 +382,7 @@ pub fn libc_own() -> u64 {
 }
 
 pub mod early_term;
+pub mod elf;
 
 /// Which static build of drainit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
