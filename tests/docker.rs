@@ -11,6 +11,8 @@
 //! test binaries. Times and exit codes are printed (`docker-stop-time ...`,
 //! `docker-exit-code ...`) for the CI log.
 
+mod common;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -110,34 +112,15 @@ fn checked(out: Output, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Builds the static drainit and fixture once per test binary run, as the
-/// README says (`--target` keeps them apart from the debug build); cargo
-/// is incremental, so this is quick when nothing changed.
+/// Builds the static drainit that ships and the fixture once per test
+/// binary run (scripts/build-static.sh); cargo is incremental, so this is
+/// quick when nothing changed.
 fn static_binaries() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(REPO)
-            .env(
-                "RUSTFLAGS",
-                "-C target-feature=+crt-static -C relocation-model=static",
-            )
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-                "--bin",
-                "drainit",
-                "--example",
-                "fixture",
-            ])
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "the static build failed");
-        let dir = target_dir().join("x86_64-unknown-linux-gnu/release");
-        (dir.join("drainit"), dir.join("examples/fixture"))
+        let drainit = common::static_binary(common::Build::Shipped, &["fixture"]);
+        let fixture = drainit.with_file_name("examples").join("fixture");
+        (drainit, fixture)
     })
 }
 
@@ -420,11 +403,8 @@ fn prebuilt_dockerfile_runs_drainit_as_pid_1() {
 fn multi_stage_dockerfile_matches_the_tested_variant() {
     let multi = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile")).unwrap();
     let prebuilt = fs::read_to_string(Path::new(REPO).join("docker/Dockerfile.prebuilt")).unwrap();
-    assert!(multi.contains("RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static'"));
-    assert!(multi.contains("--target x86_64-unknown-linux-gnu"));
-    assert!(multi.contains(
-        "COPY --from=drainit /src/target/x86_64-unknown-linux-gnu/release/drainit /drainit"
-    ));
+    assert!(multi.contains(r#"RUN cp "$(scripts/build-static.sh)" /drainit"#));
+    assert!(multi.contains("COPY --from=drainit /drainit /drainit"));
     let entrypoint = r#"ENTRYPOINT ["/drainit", "--"]"#;
     assert!(multi.contains(entrypoint) && prebuilt.contains(entrypoint));
     assert_eq!(multi.matches("\nFROM ").count(), 2, "two stages");

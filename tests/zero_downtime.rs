@@ -107,37 +107,15 @@ const TINI: &str = "/usr/bin/tini-static";
 const DUMB_INIT: &str = "/usr/bin/dumb-init";
 const BUSYBOX: &str = "/bin/busybox";
 
-/// Builds drainit and both fixtures statically, as for a `FROM scratch` image.
+/// Builds drainit and both fixtures statically, as for a `FROM scratch`
+/// image (scripts/build-static.sh).
 fn build() -> Built {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(manifest)
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
-        .args([
-            "--bin",
-            "drainit",
-            "--example",
-            "http_app",
-            "--example",
-            "load_client",
-        ])
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "the static build failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| manifest.join("target"), PathBuf::from);
-    let release = manifest
-        .join(target)
-        .join("x86_64-unknown-linux-gnu/release");
+    let drainit = common::static_binary(common::Build::Shipped, &["http_app", "load_client"]);
+    let examples = drainit.with_file_name("examples");
     Built {
-        drainit: release.join("drainit"),
-        http_app: release.join("examples/http_app"),
-        load_client: release.join("examples/load_client"),
+        http_app: examples.join("http_app"),
+        load_client: examples.join("load_client"),
+        drainit,
     }
 }
 
