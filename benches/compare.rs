@@ -7,14 +7,17 @@
 //! and p99; each figure also shows its ratio to tini. Sections: size on
 //! disk, memory and idle wake-ups (all inits side by side for one 10 s
 //! window), signal forward latency, reaping 10,000 orphans (also as a
-//! backlog behind a stopped init), start overhead and stop time.
+//! backlog behind a stopped init), start overhead, stop time, and the
+//! early TERM (one TERM sent as soon as the init's exec shows, runs lost).
 //!
 //! The child programs are this binary itself, re-run as `__child MODE`:
 //! a bench target cannot depend on an example being built.
 //!
-//! Arguments after `--` pick sections (`size mem fwd reap start stop`);
+//! Arguments after `--` pick sections (`size mem fwd reap start stop
+//! early`);
 //! `BENCH_SCALE=0.2` shortens every count for a quick look. Needs root and
-//! util-linux; builds the static drainit itself.
+//! util-linux; builds the static drainit itself (scripts/build-static.sh:
+//! `drainit` is the musl build that ships, `drainit-glibc` the fallback).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -25,8 +28,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-const TARGET: &str = "x86_64-unknown-linux-gnu";
-const MUSL: &str = "x86_64-unknown-linux-musl";
+#[path = "../tests/common/early_term.rs"]
+mod early_term;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -71,6 +74,9 @@ fn main() {
     if section("stop") {
         stop(&inits, n(50), &mut report);
     }
+    if section("early") {
+        early(&inits, n(100), &mut report);
+    }
     report.print(&inits);
     eprintln!("bench took {:.0?}", started.elapsed());
 }
@@ -103,18 +109,18 @@ impl Init {
 }
 
 fn inits() -> Vec<Init> {
-    let mut inits = vec![Init {
-        name: "drainit",
-        path: build_drainit(TARGET),
-        args: &["--"],
-    }];
-    if musl_installed() {
-        inits.push(Init {
-            name: "drainit-musl",
-            path: build_drainit(MUSL),
+    let mut inits = vec![
+        Init {
+            name: "drainit",
+            path: build_drainit(false),
             args: &["--"],
-        });
-    }
+        },
+        Init {
+            name: "drainit-glibc",
+            path: build_drainit(true),
+            args: &["--"],
+        },
+    ];
     inits.extend([
         Init {
             name: "tini",
@@ -164,32 +170,20 @@ fn extra_inits() -> Vec<Init> {
         .collect()
 }
 
-/// Whether rustup has the musl target, for the README's musl build.
-fn musl_installed() -> bool {
-    Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(MUSL))
-}
-
-/// The static release build for `target`, as the README builds it.
-fn build_drainit(target: &str) -> PathBuf {
+/// The static release build, as the README builds it: the one that ships
+/// (musl), or the static glibc one.
+fn build_drainit(glibc: bool) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(["build", "--release", "--target", target])
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the static drainit failed");
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target_dir.join(target).join("release").join("drainit")
+    let mut cmd = Command::new(root.join("scripts/build-static.sh"));
+    if glibc {
+        cmd.env("DRAINIT_BUILD_FORCE_GLIBC", "1");
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/build-static.sh");
+    assert!(out.status.success(), "building the static drainit failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 fn this_exe() -> PathBuf {
@@ -417,11 +411,9 @@ fn size(inits: &[Init], report: &mut Report) {
         let bytes = fs::metadata(&init.path).map(|m| m.len()).unwrap_or(0);
         report.add("size on disk", "KiB", init.name, bytes as f64 / 1024.0);
     }
-    if !musl_installed() {
+    if !inits[0].path.to_string_lossy().contains("-musl/") {
         report.notes.push(
-            "drainit is the static-glibc build; the musl target is not installed, \
-             so no drainit-musl was measured"
-                .into(),
+            "the musl target could not be had: `drainit` is the static glibc build too".into(),
         );
     }
     report.notes.push(
@@ -718,5 +710,26 @@ fn orphans(count: usize) -> ! {
     loop {
         // SAFETY: waits for the signal that ends the run.
         unsafe { libc::pause() };
+    }
+}
+
+/// The early TERM: one TERM as soon as `/proc/PID/exe` shows the init, as
+/// PID 1; counts the runs that never end. Interleaved, one try per init
+/// per round.
+fn early(inits: &[Init], tries: usize, report: &mut Report) {
+    eprintln!("early: {tries} tries × {} inits", inits.len());
+    let mut lost = vec![0usize; inits.len()];
+    for _ in 0..tries {
+        for (i, init) in inits.iter().enumerate() {
+            lost[i] += early_term::lost(&init.path, init.args, 1);
+        }
+    }
+    for (init, lost) in inits.iter().zip(lost) {
+        report.add(
+            &format!("early TERM: runs lost of {tries}"),
+            "count",
+            init.name,
+            lost as f64,
+        );
     }
 }
