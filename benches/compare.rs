@@ -23,11 +23,15 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+// Its arm64 build is the tests' own.
+#[allow(dead_code)]
+#[path = "../tests/common/build.rs"]
+mod build;
 #[path = "../tests/common/early_term.rs"]
 mod early_term;
 
@@ -112,12 +116,12 @@ fn inits() -> Vec<Init> {
     let mut inits = vec![
         Init {
             name: "drainit",
-            path: build_drainit(false),
+            path: build::static_binary(build::Build::Shipped, &[]),
             args: &["--"],
         },
         Init {
             name: "drainit-glibc",
-            path: build_drainit(true),
+            path: build::static_binary(build::Build::Glibc, &[]),
             args: &["--"],
         },
     ];
@@ -168,22 +172,6 @@ fn extra_inits() -> Vec<Init> {
             })
         })
         .collect()
-}
-
-/// The static release build, as the README builds it: the one that ships
-/// (musl), or the static glibc one.
-fn build_drainit(glibc: bool) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = Command::new(root.join("scripts/build-static.sh"));
-    if glibc {
-        cmd.env("DRAINIT_BUILD_FORCE_GLIBC", "1");
-    }
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/build-static.sh");
-    assert!(out.status.success(), "building the static drainit failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 fn this_exe() -> PathBuf {

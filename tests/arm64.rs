@@ -11,6 +11,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use common::build::{Build, static_binary};
 use common::elf::{Elf, elf};
 use common::*;
 

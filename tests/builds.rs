@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::build::{Build, static_binary};
 use common::elf::{Elf, elf};
 use common::*;
 

@@ -118,7 +118,7 @@ fn checked(out: Output, args: &[&str]) -> String {
 fn static_binaries() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let drainit = common::static_binary(common::Build::Shipped, &["fixture"]);
+        let drainit = common::build::static_binary(common::build::Build::Shipped, &["fixture"]);
         let fixture = drainit.with_file_name("examples").join("fixture");
         (drainit, fixture)
     })

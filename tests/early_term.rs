@@ -7,8 +7,8 @@ mod common;
 
 use std::process::Command;
 
+use common::build::{Build, static_binary};
 use common::early_term::lost;
-use common::{Build, static_binary};
 
 /// The C libraries' own start-up calls, made before `main`: musl makes
 /// the first two; static glibc all of them (its heap, TLS, stack limit,

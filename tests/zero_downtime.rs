@@ -110,7 +110,8 @@ const BUSYBOX: &str = "/bin/busybox";
 /// Builds drainit and both fixtures statically, as for a `FROM scratch`
 /// image (scripts/build-static.sh).
 fn build() -> Built {
-    let drainit = common::static_binary(common::Build::Shipped, &["http_app", "load_client"]);
+    let drainit =
+        common::build::static_binary(common::build::Build::Shipped, &["http_app", "load_client"]);
     let examples = drainit.with_file_name("examples");
     Built {
         http_app: examples.join("http_app"),
