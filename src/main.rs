@@ -15,6 +15,7 @@
 mod cli;
 mod config;
 mod duration;
+mod entry;
 mod reaper;
 mod rewrite;
 mod shutdown;
