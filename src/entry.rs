@@ -33,16 +33,16 @@ const EARLY_SET: u64 = {
     set
 };
 
-/// The mask drainit was started with, written by the kernel at entry.
+/// The mask drainit was started with, stored by `drainit_entry`.
 /// `u64::MAX` until then: no real mask has KILL and STOP blocked.
-#[unsafe(no_mangle)]
 static mut DRAINIT_INHERITED_MASK: u64 = u64::MAX;
 
 // rt_sigprocmask(SIG_BLOCK, &set, &old, 8) with both sets on the stack,
 // which the kernel has just written (argv), so that no page fault stands
 // before the block; then `old` is stored in DRAINIT_INHERITED_MASK and the
 // C library's `_start` runs with the stack pointer and its argument
-// register (rdx, x0) as the kernel set them up.
+// register (rdx, x0) as the kernel set them up. The call cannot fail: the
+// sets are readable and writable, SIG_BLOCK and the size 8 are valid.
 #[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(
     ".globl drainit_entry",
