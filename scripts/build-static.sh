@@ -22,13 +22,9 @@ cd "$(dirname "$0")/.."
 
 target=${DRAINIT_BUILD_TARGET:-x86_64-unknown-linux-musl}
 # A plain static executable, not a static-pie: no self-relocation at start.
-# It enters at drainit_entry, which blocks the signals before the C
-# library starts (src/entry.rs).
 rustflags='-C relocation-model=static'
 case $target in
-  # rust-lld links with no cross toolchain; it takes the linker's flags as is.
-  aarch64-*) rustflags+=' -C linker=rust-lld -C link-arg=--entry=drainit_entry' ;;
-  *) rustflags+=' -C link-arg=-Wl,--entry=drainit_entry' ;;
+  aarch64-*) rustflags+=' -C linker=rust-lld' ;; # links with no cross toolchain
 esac
 
 have_target() {

@@ -11,9 +11,9 @@
 //! program that blocks first thing in `main`, and in about 10 for one that
 //! blocks at its entry (README, "Benchmarks").
 //!
-//! scripts/build-static.sh links the release builds with
-//! `--entry=drainit_entry`. Other builds (the tests' debug build) enter at
-//! `_start` as usual; `main` blocks the same signals first thing there.
+//! build.rs links the drainit binary with `--entry=drainit_entry`, in
+//! every build; `main` blocks the whole set again first thing (the unit
+//! tests' harness enters at `_start`).
 
 use std::ptr;
 

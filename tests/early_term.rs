@@ -1,6 +1,6 @@
 //! The early TERM: as PID 1, a signal with the default disposition is
-//! dropped by the kernel, so the static builds enter at `drainit_entry`,
-//! which blocks the signals before the C library starts. What is left of
+//! dropped by the kernel, so drainit enters at `drainit_entry`, which
+//! blocks the signals before the C library starts. What is left of
 //! the blind window is the kernel's exec.
 
 mod common;
