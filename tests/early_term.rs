@@ -77,8 +77,8 @@ fn the_arm64_build_blocks_its_signals_before_any_other_system_call() {
 }
 
 /// One TERM as soon as the exec shows in /proc, 100 times. Measured on a
-/// loaded 2-core machine (the benchmark's `early` section): 19 to 31 of 100
-/// runs lost, against 23 to 38 for tini-static and catatonit and about 90
+/// loaded 2-core machine (the benchmark's `early` section): 19 to 36 of 100
+/// runs lost, against 23 to 46 for tini-static and catatonit and 61 to 92
 /// for dumb-init (dynamically linked: its loader runs first). What is left
 /// is lost in the kernel's exec, so the bound is loose; an init that never
 /// blocks TERM loses all 100.
