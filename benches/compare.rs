@@ -7,15 +7,17 @@
 //! and p99; each figure also shows its ratio to tini. Sections: size on
 //! disk, memory and idle wake-ups (all inits side by side for one 10 s
 //! window), signal forward latency, reaping 10,000 orphans (also as a
-//! backlog behind a stopped init), start overhead and stop time.
+//! backlog behind a stopped init), start overhead, stop time, and the
+//! early TERM (one TERM sent as soon as the init's exec shows, runs lost).
 //!
 //! The child programs are this binary itself, re-run as `__child MODE`:
 //! a bench target cannot depend on an example being built.
 //!
-//! Arguments after `--` pick sections (`size mem fwd reap start stop`);
+//! Arguments after `--` pick sections (`size mem fwd reap start stop
+//! early`);
 //! `BENCH_SCALE=0.2` shortens every count for a quick look. Needs root and
-//! util-linux; builds the static drainit itself, as the tests do (the
-//! test harness, tests/common/, is shared).
+//! util-linux; builds the static drainit itself (scripts/build-static.sh:
+//! `drainit` is the musl build that ships, `drainit-glibc` the fallback).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -29,8 +31,8 @@ use std::time::{Duration, Instant};
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::build::{Build, musl_available, static_binary};
-use common::{children, scrub_env, state};
+use common::build::{Build, static_binary};
+use common::{children, early_term, scrub_env, state};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -75,6 +77,9 @@ fn main() {
     if section("stop") {
         stop(&inits, n(50), &mut report);
     }
+    if section("early") {
+        early(&inits, n(100), &mut report);
+    }
     report.print(&inits);
     eprintln!("bench took {:.0?}", started.elapsed());
 }
@@ -102,18 +107,18 @@ impl Init {
 }
 
 fn inits() -> Vec<Init> {
-    let mut inits = vec![Init {
-        name: "drainit",
-        path: static_binary(Build::Shipped, &[]),
-        args: &["--"],
-    }];
-    if musl_available() {
-        inits.push(Init {
-            name: "drainit-musl",
-            path: static_binary(Build::Musl, &[]),
+    let mut inits = vec![
+        Init {
+            name: "drainit",
+            path: static_binary(Build::Shipped, &[]),
             args: &["--"],
-        });
-    }
+        },
+        Init {
+            name: "drainit-glibc",
+            path: static_binary(Build::Glibc, &[]),
+            args: &["--"],
+        },
+    ];
     inits.extend([
         Init {
             name: "tini",
@@ -369,11 +374,9 @@ fn size(inits: &[Init], report: &mut Report) {
         let bytes = fs::metadata(&init.path).map(|m| m.len()).unwrap_or(0);
         report.add("size on disk", "KiB", init.name, bytes as f64 / 1024.0);
     }
-    if !musl_available() {
+    if !inits[0].path.to_string_lossy().contains("-musl/") {
         report.notes.push(
-            "drainit is the static-glibc build; the musl target is not installed, \
-             so no drainit-musl was measured"
-                .into(),
+            "the musl target could not be had: `drainit` is the static glibc build too".into(),
         );
     }
     report.notes.push(
@@ -670,5 +673,26 @@ fn orphans(count: usize) -> ! {
     loop {
         // SAFETY: waits for the signal that ends the run.
         unsafe { libc::pause() };
+    }
+}
+
+/// The early TERM: one TERM as soon as `/proc/PID/exe` shows the init, as
+/// PID 1; counts the runs that never end. Interleaved, one try per init
+/// per round.
+fn early(inits: &[Init], tries: usize, report: &mut Report) {
+    eprintln!("early: {tries} tries × {} inits", inits.len());
+    let mut lost = vec![0usize; inits.len()];
+    for _ in 0..tries {
+        for (i, init) in inits.iter().enumerate() {
+            lost[i] += early_term::lost(&init.path, init.args, 1);
+        }
+    }
+    for (init, lost) in inits.iter().zip(lost) {
+        report.add(
+            &format!("early TERM: runs lost of {tries}"),
+            "count",
+            init.name,
+            lost as f64,
+        );
     }
 }

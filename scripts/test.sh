@@ -23,10 +23,12 @@ cd "$(dirname "$0")/.."
 # libc.a for the static build (libc6-dev),
 # the Docker daemon (docker.io), a static shell for FROM-scratch images
 # (busybox-static), the load balancer (haproxy), Compose (docker-compose)
-# and the peers we compare against (tini, dumb-init, catatonit), and strace,
-# which holds drainit in a syscall while a test kills its parent
-# (tests/compat.rs).
-packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init catatonit strace)
+# and the peers we compare against (tini, dumb-init, catatonit),
+# qemu-aarch64-static for the arm64 build (qemu-user-static), and strace
+# for the start-up's system calls and to hold drainit in a syscall while a
+# test kills its parent.
+packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init
+  catatonit qemu-user-static strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,6 +38,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The static builds: musl for x86_64 (the one that ships) and aarch64.
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
 
 # A Docker daemon: the one that runs, or one we start and stop again.
 rm -f docker/.dockerd.pid

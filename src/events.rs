@@ -62,6 +62,8 @@ impl SignalSource {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
+        // Entered at `drainit_entry`, drainit had most of them blocked already.
+        let old = crate::entry::inherited_mask().unwrap_or(old);
         Ok((SignalSource { waited, fd: None }, InheritedMask(old)))
     }
 

@@ -152,7 +152,10 @@ impl Exchange {
                         self.stage = Stage::Writing { stream, sent };
                         return None;
                     }
-                    Err(e) => Stage::Done(Err(format!("failed to send: {}", describe(&e)))),
+                    Err(e) => Stage::Done(Err(format!(
+                        "failed to send: {}",
+                        crate::spawn::describe(&e)
+                    ))),
                 },
                 Stage::Reading {
                     mut stream,
@@ -172,7 +175,10 @@ impl Exchange {
                         self.stage = Stage::Reading { stream, head };
                         return None;
                     }
-                    Err(e) => Stage::Done(Err(format!("failed to read: {}", describe(&e)))),
+                    Err(e) => Stage::Done(Err(format!(
+                        "failed to read: {}",
+                        crate::spawn::describe(&e)
+                    ))),
                 },
                 Stage::Done(result) => return Some(result),
             };
@@ -279,14 +285,6 @@ fn would_block(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
-}
-
-/// An `io::Error` as a short cause, without Rust's "(os error N)".
-pub fn describe(error: &io::Error) -> String {
-    match error.raw_os_error() {
-        Some(code) => Errno::from_raw(code).desc().to_string(),
-        None => error.to_string(),
-    }
 }
 
 /// Whether a probe's answer passes: connected, or a status 200-399.

@@ -16,6 +16,7 @@ mod address;
 mod cli;
 mod config;
 mod duration;
+mod entry;
 mod events;
 mod http;
 mod job_control;
@@ -73,7 +74,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         Ok(blocked) => blocked,
         Err(e) => fail(
             1,
-            format!("failed to block signals: {}", http::describe(&e)),
+            format!("failed to block signals: {}", spawn::describe(&e)),
         ),
     };
     match startup::start(&config, &mut signals, mask) {

@@ -5,12 +5,19 @@ use nix::errno::Errno;
 use crate::status::ChildStatus;
 
 /// Makes drainit the reaper of its orphaned descendants when it is not
-/// PID 1 (PR_SET_CHILD_SUBREAPER, prctl(2)); PID 1 is one already.
-pub fn register() -> nix::Result<()> {
+/// PID 1 (PR_SET_CHILD_SUBREAPER, prctl(2)); PID 1 is one already. A kernel
+/// that refuses (qemu-user answers EINVAL) costs only the orphans, so
+/// drainit warns once and goes on, as tini does.
+pub fn register() {
     if nix::unistd::getpid().as_raw() == 1 {
-        return Ok(());
+        return;
     }
-    nix::sys::prctl::set_child_subreaper(true)
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        log::warn!(
+            "failed to become a child subreaper: {}; orphaned descendants will not be reaped",
+            e.desc()
+        );
+    }
 }
 
 /// Reaps every child that has exited, calling `on_exit` for each, until

@@ -48,14 +48,14 @@ pub fn start(
     signals: &mut SignalSource,
     mask: InheritedMask,
 ) -> Result<Started, StartError> {
-    reaper::register().map_err(|e| failed("become a child subreaper", e.desc()))?;
+    reaper::register();
     parent_death::arm(config.parent_death)
         .map_err(|e| failed("ask for the parent death signal", e.desc()))?;
     let ready = match config.ready_listen {
         // Readiness is set by the supervisor once the child has started.
         Some(addr) => Some(
             ReadyServer::bind(addr, Readiness::NotReady)
-                .map_err(|e| failed(&format!("listen on {addr}"), crate::http::describe(&e)))?,
+                .map_err(|e| failed(&format!("listen on {addr}"), spawn::describe(&e)))?,
         ),
         None => None,
     };
@@ -64,7 +64,7 @@ pub fn start(
     if health {
         signals
             .watch_sockets()
-            .map_err(|e| failed("watch signals", crate::http::describe(&e)))?;
+            .map_err(|e| failed("watch signals", spawn::describe(&e)))?;
     }
     let cwd = std::env::current_dir().ok();
     let child = spawn::child(&config.command, mask).map_err(|e| StartError {

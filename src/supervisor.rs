@@ -166,7 +166,7 @@ impl Supervisor {
         let received = match self.signals.wait(&mut fds, timeout) {
             Ok(received) => received,
             Err(e) => {
-                log::error!("failed to wait for events: {}", http::describe(&e));
+                log::error!("failed to wait for events: {}", spawn::describe(&e));
                 None
             }
         };
@@ -331,14 +331,12 @@ impl Supervisor {
             }
             Action::CancelRequest(_) => self.request = None,
             Action::StartHook(reason) => {
-                let started = spawn::hook(
-                    &self.hook_words,
-                    self.cwd.as_deref(),
-                    self.mask,
-                    self.child,
-                    self.stop_signal,
-                    reason.as_str(),
-                );
+                let extra = [
+                    ("DRAINIT_CHILD_PID", self.child.to_string()),
+                    ("DRAINIT_SIGNAL", self.stop_signal.to_string()),
+                    ("DRAINIT_REASON", reason.as_str().to_string()),
+                ];
+                let started = spawn::hook(&self.hook_words, self.cwd.as_deref(), self.mask, &extra);
                 if let Ok(pid) = started {
                     self.hook = Some(Hook { pid, killed: false });
                 } else {
@@ -407,7 +405,7 @@ impl Supervisor {
             (Action::StartHook(_), Outcome::Hook(Err(e))) => warn!(
                 "failed to run drain hook {}: {}; going on",
                 words::quote(&self.hook_words),
-                http::describe(&e)
+                spawn::describe(&e)
             ),
             (Action::KillHook(cut), _) => match cut {
                 Cut::TimedOut(t) => {

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use common::docker::{Container, DOCKER_DEADLINE, Image, docker_ok, require_docker, unique};
 use common::{Build, REPO, say, static_binary};
 
-/// Builds `docker/<recipe>` on a context holding the static (musl)
+/// Builds `docker/<recipe>` on a context holding the shipped static
 /// drainit and the app, as the recipe's header says.
 fn recipe_image(name: &str, recipe: &str) -> Image {
-    let drainit = static_binary(Build::Musl, &["legacy_app"]);
+    let drainit = static_binary(Build::Shipped, &["legacy_app"]);
     let app = drainit.with_file_name("examples").join("legacy_app");
     Image::build(
         name,
@@ -130,7 +130,7 @@ fn no_tools_image_drains_the_app_before_sigterm_and_its_probe_reports_healthy() 
     assert_eq!(last, "0", "the first health check did not pass");
 
     // `localhost` resolves in the scratch image, from the runtime's
-    // /etc/hosts, with the musl build's resolver.
+    // /etc/hosts, with the shipped (musl) build's resolver.
     let hosts = container_file(&c, "/etc/hosts");
     say(&format!(
         "health_docker: the container's /etc/hosts:\n{hosts}"

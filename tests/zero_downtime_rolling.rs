@@ -120,9 +120,9 @@ impl Pid1 {
     }
 }
 
-/// The static (musl) drainit; the fixtures are in `examples/` beside it.
+/// The shipped static drainit (musl); the fixtures are in `examples/` beside it.
 fn drainit() -> PathBuf {
-    static_binary(Build::Musl, &["legacy_app", "load_client"])
+    static_binary(Build::Shipped, &["legacy_app", "load_client"])
 }
 
 /// The image of every instance: FROM scratch with the app, drainit, tini

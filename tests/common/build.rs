@@ -1,66 +1,45 @@
-//! The static builds of drainit (and of fixtures to run beside it in a
-//! `FROM scratch` image): the one place that knows how drainit is built
-//! statically. Shared with the benchmark.
+//! The static builds of drainit, through scripts/build-static.sh, the one
+//! place that decides how drainit is built. Shared with the benchmark.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Which static build of drainit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Build {
-    /// The one the README builds: static glibc.
+    /// The one that ships: musl, or static glibc when the musl target
+    /// cannot be had.
     Shipped,
-    /// The musl build (see `musl_available`).
-    Musl,
+    /// The static glibc build (`DRAINIT_BUILD_FORCE_GLIBC=1`).
+    Glibc,
+    /// The arm64 build (aarch64-unknown-linux-musl).
+    Arm64,
 }
 
-const GLIBC: &str = "x86_64-unknown-linux-gnu";
-const MUSL: &str = "x86_64-unknown-linux-musl";
-
-/// Builds drainit and the `examples` (fixtures, by name) statically, as
-/// the README says (`--target` keeps the flags away from the debug build
-/// and from proc-macros); returns drainit's path (the examples are in
-/// `examples/` next to it). Cargo is incremental, so this is quick when
-/// nothing changed.
+/// Builds drainit and the `examples` statically with
+/// scripts/build-static.sh, the one place that decides how; returns
+/// drainit's path (the examples are in `examples/` next to it).
 pub fn static_binary(build: Build, examples: &[&str]) -> PathBuf {
-    let target = match build {
-        Build::Shipped => GLIBC,
-        Build::Musl => MUSL,
-    };
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .args(["build", "--release", "--target", target, "--bin", "drainit"]);
+    let mut cmd = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/build-static.sh"
+    ));
     for example in examples {
         cmd.args(["--example", example]);
     }
-    let status = cmd.status().expect("run cargo");
-    assert!(status.success(), "the static build for {target} failed");
-    target_dir().join(target).join("release").join("drainit")
-}
-
-/// Whether rustup has the musl target (the musl build is optional).
-pub fn musl_available() -> bool {
-    Command::new("rustup")
-        .args(["target", "list", "--installed"])
+    match build {
+        Build::Shipped => {}
+        Build::Glibc => {
+            cmd.env("DRAINIT_BUILD_FORCE_GLIBC", "1");
+        }
+        Build::Arm64 => {
+            cmd.env("DRAINIT_BUILD_TARGET", "aarch64-unknown-linux-musl");
+        }
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
         .output()
-        .is_ok_and(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == MUSL)
-        })
-}
-
-/// Cargo's target directory (`CARGO_TARGET_DIR` too, and with or without
-/// `--target`): the nearest ancestor of this executable that cargo marked
-/// with its `CACHEDIR.TAG`.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").exists())
-        .unwrap_or_else(|| panic!("no cargo target directory above {}", exe.display()))
-        .to_path_buf()
+        .expect("run scripts/build-static.sh");
+    assert!(out.status.success(), "the static build failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }

@@ -66,6 +66,8 @@ pub struct Start<'a> {
     pub wrapper: Vec<String>,
     /// drainit's stdin (default: /dev/null), e.g. a pty's slave side.
     pub stdin: Option<std::fs::File>,
+    /// Another drainit binary than the test build (e.g. a static one).
+    pub drainit: Option<std::path::PathBuf>,
 }
 
 impl Drainit {
@@ -77,18 +79,19 @@ impl Drainit {
     /// Starts `drainit ARGS...` with `opts`: its environment (with every
     /// `DRAINIT_*` of the test's own scrubbed), directory, wrapper, stdin.
     pub fn start_with<S: AsRef<OsStr>>(mode: Mode, args: &[S], opts: Start) -> Drainit {
+        let drainit = opts.drainit.clone().unwrap_or_else(|| drainit_bin().into());
         let mut cmd = match mode {
             Mode::Pid1 => {
                 let mut c = Command::new("unshare");
                 c.args(["--pid", "--fork", "--mount-proc"]);
                 c.args(&opts.wrapper);
-                c.arg(drainit_bin());
+                c.arg(&drainit);
                 c
             }
-            Mode::Subreaper if opts.wrapper.is_empty() => Command::new(drainit_bin()),
+            Mode::Subreaper if opts.wrapper.is_empty() => Command::new(&drainit),
             Mode::Subreaper => {
                 let mut c = Command::new(&opts.wrapper[0]);
-                c.args(&opts.wrapper[1..]).arg(drainit_bin());
+                c.args(&opts.wrapper[1..]).arg(&drainit);
                 c
             }
         };

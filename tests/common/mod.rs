@@ -10,6 +10,8 @@
 pub mod build;
 pub mod docker;
 pub mod drainit;
+pub mod early_term;
+pub mod elf;
 #[path = "../fixtures/fixture_log.rs"]
 pub mod fixture_log;
 pub mod haproxy;

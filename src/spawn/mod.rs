@@ -1,0 +1,60 @@
+//! Starting the child and the drain hook, and letting go of what drainit
+//! inherited once the child runs.
+//!
+//! Both run with the signal state drainit inherited (README, "Signals"), in
+//! a new process group. They are started with posix_spawn(3), not std's
+//! `Command`: glibc's and musl's spawn share drainit's memory until exec
+//! (`CLONE_VM | CLONE_VFORK`), so no page table is copied and drainit takes
+//! no copy-on-write faults afterwards, and its attributes do what drainit
+//! needs in the child (group, mask, dispositions) with no code of ours
+//! running there. The one exception is a child that must take the
+//! terminal: see `foreground`.
+//!
+//! | file | concern |
+//! | --- | --- |
+//! | `posix` | posix_spawn(3) with owned attributes and file actions |
+//! | `script` | the `/bin/sh` fallback for a file the kernel cannot execute |
+//! | `foreground` | a child that takes the terminal (fork, `pre_exec`) |
+//! | `environ` | the child's environment, from the C library's `environ` |
+//! | `error` | why a spawn failed, and the exit code that maps to |
+//! | `release` | what drainit lets go of once the child runs |
+
+mod environ;
+mod error;
+mod foreground;
+mod posix;
+mod release;
+mod script;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+
+use crate::events::InheritedMask;
+
+pub use error::{SpawnError, describe};
+pub use release::release_inherited;
+
+/// Starts COMMAND (looked up in PATH) in a new process group, made the
+/// terminal's foreground group when stdin is drainit's controlling
+/// terminal. Returns its pid.
+pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, SpawnError> {
+    let started = if foreground::controls_terminal() {
+        foreground::spawn(command, mask)
+    } else {
+        posix::spawn(command, &environ::with(&[]), None, mask)
+    };
+    started.map_err(|error| SpawnError::new(command.first().cloned().unwrap_or_default(), error))
+}
+
+/// Starts the drain hook in its own process group, in `cwd`, with the
+/// `(NAME, value)` pairs of `extra` added to drainit's environment (and
+/// replacing those names).
+pub fn hook(
+    words: &[String],
+    cwd: Option<&Path>,
+    mask: InheritedMask,
+    extra: &[(&str, String)],
+) -> io::Result<libc::pid_t> {
+    posix::spawn(words, &environ::with(extra), cwd, mask)
+}
