@@ -299,21 +299,24 @@ pub fn probe_passed(answer: Answer) -> Result<(), String> {
 /// Runs one probe of `target` to its end or `timeout`, blocking: the
 /// `--probe` mode, where nothing else waits.
 pub fn probe_once(target: &Target, timeout: Duration) -> Result<(), String> {
-    let end = Instant::now() + timeout;
+    // A time-out past what `Instant` holds means no time-out.
+    let end = Instant::now().checked_add(timeout);
     let mut exchange = Exchange::probe(target);
     loop {
         if let Some(result) = exchange.advance() {
             return result.and_then(probe_passed);
         }
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        let left = end.map(|end| end.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
             return Err(format!("timed out after {timeout:?}"));
         }
         let Some((fd, flags)) = exchange.wants() else {
             continue;
         };
-        let ms = PollTimeout::try_from(left.as_millis().clamp(1, 60_000) as i32)
-            .unwrap_or(PollTimeout::MAX);
+        let ms = left.map_or(PollTimeout::NONE, |left| {
+            PollTimeout::try_from(left.as_millis().clamp(1, 60_000) as i32)
+                .unwrap_or(PollTimeout::MAX)
+        });
         match poll(&mut [PollFd::new(fd, flags)], ms) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(format!("failed to wait for the socket: {}", e.desc())),
