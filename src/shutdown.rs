@@ -575,6 +575,16 @@ mod tests {
     /// `(seconds since start, event, expected actions, expected phase)`.
     type Step = (u64, Event, Vec<Action>, fn(Instant) -> Phase);
 
+    /// At 0 s, TERM starts the sequence with the hook (30 s to run).
+    fn term_starts_the_hook() -> Step {
+        (
+            0,
+            got(TERM),
+            then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
+            |t| Phase::Draining { until: at(t, 30) },
+        )
+    }
+
     /// Drives a machine through `steps`.
     fn run(policy: Policy, steps: Vec<Step>) {
         let t0 = Instant::now();
@@ -715,12 +725,7 @@ mod tests {
         run(
             policy(),
             vec![
-                (
-                    0,
-                    got(TERM),
-                    then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
-                    |t| Phase::Draining { until: at(t, 30) },
-                ),
+                term_starts_the_hook(),
                 (
                     30,
                     Tick,
@@ -739,12 +744,7 @@ mod tests {
         run(
             policy(),
             vec![
-                (
-                    0,
-                    got(TERM),
-                    then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
-                    |t| Phase::Draining { until: at(t, 30) },
-                ),
+                term_starts_the_hook(),
                 (
                     1,
                     got(TERM),
@@ -902,12 +902,7 @@ mod tests {
         run(
             policy(),
             vec![
-                (
-                    0,
-                    got(TERM),
-                    then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
-                    |t| Phase::Draining { until: at(t, 30) },
-                ),
+                term_starts_the_hook(),
                 (
                     1,
                     ChildExited(EXIT0),
@@ -926,12 +921,7 @@ mod tests {
         run(
             policy(),
             vec![
-                (
-                    0,
-                    got(TERM),
-                    then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
-                    |t| Phase::Draining { until: at(t, 30) },
-                ),
+                term_starts_the_hook(),
                 (1, HookEnded, vec![sleep(5, TERM)], |t| Phase::Sleeping {
                     until: at(t, 6),
                 }),
@@ -1016,12 +1006,7 @@ mod tests {
         run(
             p,
             vec![
-                (
-                    0,
-                    got(TERM),
-                    then(begin(TERM, Reason::Signal), &[StartHook(Reason::Signal)]),
-                    |t| Phase::Draining { until: at(t, 30) },
-                ),
+                term_starts_the_hook(),
                 (
                     1,
                     ChildExited(TERMED),
