@@ -1,6 +1,7 @@
 //! Reaping: the subreaper registration, and the one `waitpid` loop.
 
 use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, Signal};
 
 use crate::status::ChildStatus;
 
@@ -17,6 +18,24 @@ pub fn register() {
             "failed to become a child subreaper: {}; orphaned descendants will not be reaped",
             e.desc()
         );
+    }
+}
+
+/// Makes sure drainit hears of its children's exits. A caller that
+/// ignores SIGCHLD passes that on through exec, and then the kernel reaps
+/// drainit's children itself, without a SIGCHLD or a status (wait(2),
+/// "NOTES"): drainit would never see the child exit. So SIGCHLD is set
+/// back to its default (it stays blocked and waited for); the child
+/// inherits the default too.
+pub fn hear_children() {
+    // SAFETY: SIG_DFL installs no handler.
+    let old = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    match old {
+        Ok(SigHandler::SigIgn) => {
+            log::debug!("SIGCHLD was ignored: set to default, to see the child exit")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("failed to set SIGCHLD to default: {}", e.desc()),
     }
 }
 

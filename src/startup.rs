@@ -49,6 +49,7 @@ pub fn start(
     mask: InheritedMask,
 ) -> Result<Started, StartError> {
     reaper::register();
+    reaper::hear_children();
     parent_death::arm(config.parent_death)
         .map_err(|e| failed("ask for the parent death signal", e.desc()))?;
     let ready = match config.ready_listen {

@@ -69,6 +69,45 @@ fn a_caller_blocking_everything_and_ignoring_some_is_passed_on_and_forwarding_wo
 
 both_modes!(a_caller_blocking_everything_and_ignoring_some_is_passed_on_and_forwarding_works);
 
+/// A caller that ignores SIGCHLD passes that on through exec; the kernel
+/// would then reap drainit's children itself, with no SIGCHLD and no
+/// status, and drainit would wait forever. It sets SIGCHLD back to default
+/// first: the child's status and the hook's end still come through.
+fn a_caller_ignoring_sigchld_still_gets_the_childs_status(mode: Mode) {
+    let f = fixture();
+    let opts = || Start {
+        wrapper: vec![
+            f.clone(),
+            "with-signals".into(),
+            "-".into(),
+            libc::SIGCHLD.to_string(),
+        ],
+        ..Start::default()
+    };
+    let d = Drainit::start_with(mode, &["sh", "-c", "exit 7"], opts());
+    assert_eq!(d.exit_code(), 7, "{mode:?}");
+    let log = temp_dir(&format!("ignored-chld-{mode:?}")).join("log");
+    let hook = format!("{f} hook --log {}", log.display());
+    let args = [
+        "--drain-exec",
+        &hook,
+        "--",
+        &f,
+        "child",
+        "--exit-on",
+        "15=0",
+    ];
+    let d = Drainit::start_with(mode, &args, opts());
+    d.ready();
+    d.signal(libc::SIGTERM);
+    d.expect_line("sig 15");
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{mode:?}: {log}");
+    assert!(log.contains("drain hook finished"), "{mode:?}: {log}");
+}
+
+both_modes!(a_caller_ignoring_sigchld_still_gets_the_childs_status);
+
 /// drainit's stderr is a pipe nobody reads: every log line (-v logs each
 /// forward) fails with EPIPE and raises SIGPIPE in drainit. drainit goes
 /// on, forwards every signal, never forwards its own SIGPIPE, and exits
