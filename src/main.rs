@@ -66,7 +66,14 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     };
     let config = match invocation {
         Invocation::Run(config) => *config,
-        Invocation::Probe { target, timeout } => probe(&target, timeout),
+        Invocation::Probe { target, timeout } => {
+            // A probe supervises nothing: Ctrl-C or TERM end it as they
+            // would end any command.
+            if let Ok((_, mask)) = &blocked {
+                let _ = mask.restore();
+            }
+            probe(&target, timeout)
+        }
     };
     init_logging(config.log_level);
     config.log_notes();

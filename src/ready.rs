@@ -162,6 +162,11 @@ impl Connection {
                 // buffer is empty: one write sends it whole, or the
                 // client is gone.
                 let _ = self.stream.write(response(readiness, head_only).as_bytes());
+                // Closing with unread bytes (a body, a pipelined request)
+                // would send a reset that can destroy the answer at the
+                // client: read what has come, once.
+                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                let _ = self.stream.read(&mut buf);
                 false
             }
             Head::Partial => self.head.len() < MAX_HEAD,
@@ -186,9 +191,12 @@ pub fn parse_head(head: &[u8]) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
-        Ok(httparse::Status::Complete(_)) => Head::Complete {
-            head_only: request.method == Some("HEAD"),
-        },
+        // More headers than drainit reads is still a request: answer it.
+        Ok(httparse::Status::Complete(_)) | Err(httparse::Error::TooManyHeaders) => {
+            Head::Complete {
+                head_only: request.method == Some("HEAD"),
+            }
+        }
         Ok(httparse::Status::Partial) => Head::Partial,
         Err(_) => Head::Bad,
     }
@@ -225,6 +233,12 @@ mod tests {
         assert_eq!(parse_head(b"GET / HTTP/1.1\r\nHost"), Head::Partial);
         assert_eq!(parse_head(b""), Head::Partial);
         assert_eq!(parse_head(b"\x16\x03\x01 TLS hello"), Head::Bad);
+        let many: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
+        let head = format!("HEAD / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(
+            parse_head(head.as_bytes()),
+            Head::Complete { head_only: true }
+        );
     }
 
     #[test]

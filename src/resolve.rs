@@ -68,7 +68,14 @@ fn resolve_in_child(endpoint: &Endpoint, write: OwnedFd) -> ! {
         if write.as_raw_fd() != 3 {
             libc::dup2(write.as_raw_fd(), 3);
         }
-        libc::syscall(libc::SYS_close_range, 4, libc::c_uint::MAX, 0);
+        // close_range(2) needs Linux 5.9: before, one close per possible
+        // descriptor (the child lives for one lookup).
+        if libc::syscall(libc::SYS_close_range, 4, libc::c_uint::MAX, 0) != 0 {
+            let limit = libc::sysconf(libc::_SC_OPEN_MAX).clamp(4, 1 << 16);
+            for fd in 4..limit as libc::c_int {
+                libc::close(fd);
+            }
+        }
     }
     let text = match (endpoint.host.as_str(), endpoint.port).to_socket_addrs() {
         Ok(addrs) => addrs

@@ -57,10 +57,12 @@ pub enum Phase {
     Sleeping { until: Option<Instant> },
     /// Steps 3-4: the stop signal went out; waiting for the child.
     Stopping { grace: Grace },
-    /// The child is gone; waiting for the rest of its group.
+    /// The child is gone; waiting for the rest of its group, at most
+    /// `wait` (until `until`).
     Lingering {
         status: ChildStatus,
         until: Option<Instant>,
+        wait: Duration,
     },
     /// drainit is done and exits.
     Exited,
@@ -310,9 +312,10 @@ impl Shutdown {
         }
     }
 
-    /// Step 1's hook, within step 1's deadline `until`, or step 2.
+    /// Step 1's hook, within step 1's deadline `until`, or step 2 (also
+    /// when the drain request used up step 1's time).
     fn start_hook(&mut self, until: Option<Instant>, now: Instant, actions: &mut Vec<Action>) {
-        if self.has_hook {
+        if self.has_hook && until.is_none_or(|t| t > now) {
             actions.push(Action::StartHook(self.reason.unwrap_or(Reason::Signal)));
             self.phase = Phase::Draining { until };
         } else {
@@ -364,6 +367,7 @@ impl Shutdown {
                 self.phase = Phase::Lingering {
                     status,
                     until: after(now, wait),
+                    wait,
                 };
             }
             Phase::Stopping { grace } => match grace {
@@ -371,12 +375,14 @@ impl Shutdown {
                     self.phase = Phase::Lingering {
                         status,
                         until: None,
+                        wait: Duration::MAX,
                     }
                 }
                 Grace::Until(t) => {
                     self.phase = Phase::Lingering {
                         status,
                         until: Some(t),
+                        wait: self.grace_period().unwrap_or_default(),
                     }
                 }
                 // The whole group already had SIGKILL.
@@ -410,10 +416,10 @@ impl Shutdown {
                     grace: Grace::Expired,
                 };
             }
-            Phase::Lingering { status, .. } => {
+            Phase::Lingering { status, wait, .. } => {
                 actions.push(Action::KillGroup {
                     why: GroupKill::LeftoversStayed,
-                    after: self.lingering_wait(),
+                    after: wait,
                 });
                 self.exit(status, actions);
             }
@@ -477,11 +483,6 @@ impl Shutdown {
             Some(Reason::Liveness) => Some(self.grace.unwrap_or(LIVENESS_GRACE)),
             _ => self.grace,
         }
-    }
-
-    /// How long the rest of the group is awaited once the child is gone.
-    fn lingering_wait(&self) -> Duration {
-        self.grace_period().unwrap_or(LEFTOVER_WAIT)
     }
 
     fn exit(&mut self, status: ChildStatus, actions: &mut Vec<Action>) {
@@ -643,6 +644,7 @@ mod tests {
                 (10, ChildExited(TERMED), vec![], |t| Phase::Lingering {
                     status: TERMED,
                     until: at(t, 18),
+                    wait: 10 * SEC,
                 }),
                 (11, GroupGone, vec![exit(TERMED, true)], |_| Phase::Exited),
                 (12, got(TERM), vec![], |_| Phase::Exited),
@@ -847,10 +849,12 @@ mod tests {
                 (9999, ChildExited(EXIT0), vec![], |_| Phase::Lingering {
                     status: EXIT0,
                     until: None,
+                    wait: Duration::MAX,
                 }),
                 (99999, Tick, vec![], |_| Phase::Lingering {
                     status: EXIT0,
                     until: None,
+                    wait: Duration::MAX,
                 }),
                 (99999, GroupGone, vec![exit(EXIT0, true)], |_| Phase::Exited),
             ],
@@ -873,12 +877,14 @@ mod tests {
                     |t| Phase::Lingering {
                         status: EXIT0,
                         until: at(t, 5),
+                        wait: 5 * SEC,
                     },
                 ),
                 (1, got(sig("INT")), vec![Forward(sig("INT"))], |t| {
                     Phase::Lingering {
                         status: EXIT0,
                         until: at(t, 5),
+                        wait: 5 * SEC,
                     }
                 }),
                 (
@@ -910,11 +916,13 @@ mod tests {
                     |t| Phase::Lingering {
                         status: EXIT0,
                         until: at(t, 11),
+                        wait: 10 * SEC,
                     },
                 ),
                 (2, HookEnded, vec![], |t| Phase::Lingering {
                     status: EXIT0,
                     until: at(t, 11),
+                    wait: 10 * SEC,
                 }),
             ],
         );
@@ -932,6 +940,7 @@ mod tests {
                     |t| Phase::Lingering {
                         status: EXIT0,
                         until: at(t, 12),
+                        wait: 10 * SEC,
                     },
                 ),
                 (3, GroupGone, vec![exit(EXIT0, true)], |_| Phase::Exited),
@@ -1180,6 +1189,88 @@ mod tests {
                 (0, ProbeEnded(Err("late".into())), vec![], |t| {
                     Phase::Draining { until: at(t, 30) }
                 }),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_drain_request_that_used_up_step_one_leaves_no_time_for_the_hook() {
+        let p = Policy {
+            drain_http: Some(crate::address::parse_request("PUT http://h/x").unwrap()),
+            ..policy()
+        };
+        run(
+            p,
+            vec![
+                (
+                    0,
+                    got(TERM),
+                    then(begin(TERM, Reason::Signal), &[StartRequest]),
+                    |t| Phase::Requesting { until: at(t, 30) },
+                ),
+                // Its answer and the deadline came in the same wake-up.
+                (30, RequestEnded, vec![sleep(5, TERM)], |t| {
+                    Phase::Sleeping { until: at(t, 35) }
+                }),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_child_gone_during_a_liveness_stops_sleep_leaves_its_group_five_seconds() {
+        run(
+            Policy {
+                prestop_sleep: 5 * SEC,
+                drain_exec: Vec::new(),
+                ..liveness_policy()
+            },
+            vec![
+                (0, Tick, vec![StartProbe], |_| Phase::Running),
+                (
+                    0,
+                    ProbeEnded(Err("x".into())),
+                    vec![failed(1, "x"), SetReadiness(Readiness::NotReady)],
+                    |_| Phase::Running,
+                ),
+                (10, Tick, vec![StartProbe], |_| Phase::Running),
+                (
+                    10,
+                    ProbeEnded(Err("x".into())),
+                    then(
+                        vec![Probed(Verdict::Dead {
+                            of: 2,
+                            cause: "x".into(),
+                        })],
+                        &then(begin(TERM, Reason::Liveness), &[sleep(5, TERM)]),
+                    ),
+                    |t| Phase::Sleeping { until: at(t, 15) },
+                ),
+                (
+                    11,
+                    ChildExited(EXIT0),
+                    vec![StopLeftovers(Some(TERM))],
+                    |t| Phase::Lingering {
+                        status: EXIT0,
+                        until: at(t, 16),
+                        wait: 5 * SEC,
+                    },
+                ),
+                (
+                    16,
+                    Tick,
+                    vec![
+                        KillGroup {
+                            why: GroupKill::LeftoversStayed,
+                            after: 5 * SEC,
+                        },
+                        Exit {
+                            status: EXIT0,
+                            code: LIVENESS_EXIT,
+                            loud: true,
+                        },
+                    ],
+                    |_| Phase::Exited,
+                ),
             ],
         );
     }

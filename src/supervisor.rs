@@ -361,6 +361,10 @@ impl Supervisor {
                 if let Some(hook) = self.hook.as_ref() {
                     kill(-hook.pid, Signal::KILL);
                 }
+                // Dropped, a name lookup still under way kills its child:
+                // `exit` runs no destructors.
+                self.request = None;
+                self.probe = None;
                 self.exit = Some(code);
             }
             Action::BeginShutdown { .. }
