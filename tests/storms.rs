@@ -314,7 +314,9 @@ fn a_storm_during_the_sequence_neither_moves_its_deadlines_nor_is_lost() {
     let ended = start.elapsed();
     assert!(forwarded >= Duration::from_secs(1), "{forwarded:?}");
     assert!(forwarded < Duration::from_secs(10), "{forwarded:?}");
-    assert!(ended >= forwarded + Duration::from_secs(3), "{ended:?}");
+    // From the TERM's sending: the test may read the forward's line late,
+    // but drainit cannot kill before the 1 s sleep and the 3 s grace.
+    assert!(ended >= Duration::from_secs(4), "{ended:?}");
     assert!(ended < forwarded + Duration::from_secs(15), "{ended:?}");
     assert_eq!(status.code(), Some(128 + libc::SIGKILL), "{log}");
     assert!(log.contains("grace period of 3s is over"), "{log}");
