@@ -92,16 +92,13 @@ impl ReadyServer {
         heads.chain(self.paused_until).min()
     }
 
-    /// Handles the sockets that `is_ready` says are ready, then closes
-    /// connections whose head is late at `now`. A socket said ready that
-    /// is not only costs a read that would block.
+    /// Handles the sockets that `is_ready` says are ready (late heads are
+    /// `expire`'s). A socket said ready that is not only costs a read that
+    /// would block.
     pub fn serve(&mut self, is_ready: impl Fn(RawFd) -> bool, now: Instant) {
         let readiness = self.readiness;
         self.connections.retain_mut(|conn| {
-            if is_ready(conn.stream.as_raw_fd()) {
-                return conn.read_and_answer(readiness);
-            }
-            conn.deadline > now
+            !is_ready(conn.stream.as_raw_fd()) || conn.read_and_answer(readiness)
         });
         if self.paused_until.is_none() && is_ready(self.listener.as_raw_fd()) {
             self.accept(now);

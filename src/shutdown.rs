@@ -1080,6 +1080,14 @@ mod tests {
         }
     }
 
+    /// The verdict of the last allowed failure (2 of 2).
+    fn dead(cause: &str) -> Action {
+        Probed(Verdict::Dead {
+            of: 2,
+            cause: cause.into(),
+        })
+    }
+
     fn failed(count: u32, cause: &str) -> Action {
         Probed(Verdict::Failed {
             count,
@@ -1127,10 +1135,7 @@ mod tests {
                     20,
                     ProbeEnded(Err("refused".into())),
                     then(
-                        vec![Probed(Verdict::Dead {
-                            of: 2,
-                            cause: "refused".into(),
-                        })],
+                        vec![dead("refused")],
                         &then(
                             begin(TERM, Reason::Liveness),
                             &[StartHook(Reason::Liveness)],
@@ -1237,10 +1242,7 @@ mod tests {
                     10,
                     ProbeEnded(Err("x".into())),
                     then(
-                        vec![Probed(Verdict::Dead {
-                            of: 2,
-                            cause: "x".into(),
-                        })],
+                        vec![dead("x")],
                         &then(begin(TERM, Reason::Liveness), &[sleep(5, TERM)]),
                     ),
                     |t| Phase::Sleeping { until: at(t, 15) },
