@@ -40,7 +40,12 @@ fn kept(name: &str) -> PathBuf {
 
 #[test]
 fn the_package_holds_what_a_user_needs_and_no_test_files() {
-    let list = run(&mut cargo(&["package", "--locked", "--allow-dirty", "--list"]));
+    let list = run(&mut cargo(&[
+        "package",
+        "--locked",
+        "--allow-dirty",
+        "--list",
+    ]));
     let files: Vec<&str> = list.lines().collect();
     for needed in [
         "Cargo.toml",
@@ -53,7 +58,10 @@ fn the_package_holds_what_a_user_needs_and_no_test_files() {
         "src/main.rs",
         "src/entry.rs",
     ] {
-        assert!(files.contains(&needed), "{needed} not in the package:\n{list}");
+        assert!(
+            files.contains(&needed),
+            "{needed} not in the package:\n{list}"
+        );
     }
     let for_users = [
         ".cargo_vcs_info.json",
@@ -101,7 +109,10 @@ fn the_packaged_crate_installs_with_cargo_install_and_runs() {
 
     let drainit = root.join("bin/drainit");
     let version = run(Command::new(&drainit).arg("--version"));
-    assert_eq!(version, concat!("drainit ", env!("CARGO_PKG_VERSION"), "\n"));
+    assert_eq!(
+        version,
+        concat!("drainit ", env!("CARGO_PKG_VERSION"), "\n")
+    );
     let status = Command::new(&drainit)
         .args(["--", "sh", "-c", "exit 3"])
         .status()
@@ -116,7 +127,9 @@ fn builds_with_the_declared_rust_version() {
     assert!(!version.is_empty(), "Cargo.toml has no rust-version");
     let installed = run(Command::new("rustup").args(["toolchain", "list"]));
     assert!(
-        installed.lines().any(|l| l.starts_with(&format!("{version}-"))),
+        installed
+            .lines()
+            .any(|l| l.starts_with(&format!("{version}-"))),
         "the {version} toolchain is not installed: scripts/test.sh installs it \
          (rustup toolchain install {version} --profile minimal)\n{installed}"
     );
@@ -124,7 +137,9 @@ fn builds_with_the_declared_rust_version() {
     // point the inner one back at this test's toolchain.
     let target = kept("msrv");
     run(Command::new("rustup")
-        .args(["run", version, "cargo", "build", "--locked", "--bin", "drainit"])
+        .args([
+            "run", version, "cargo", "build", "--locked", "--bin", "drainit",
+        ])
         .arg("--target-dir")
         .arg(&target)
         .env_remove("RUSTUP_TOOLCHAIN")
