@@ -17,12 +17,12 @@ mod cli;
 mod config;
 mod duration;
 mod entry;
-mod events;
 mod http;
 mod job_control;
 mod liveness;
 mod parent_death;
 mod peers;
+mod processes;
 mod ready;
 mod reaper;
 mod resolve;
@@ -34,6 +34,7 @@ mod startup;
 mod status;
 mod supervisor;
 mod target;
+mod wait;
 mod words;
 
 #[cfg(test)]
@@ -47,7 +48,7 @@ use std::time::Duration;
 
 use address::Target;
 use config::Invocation;
-use events::SignalSource;
+use wait::SignalSource;
 
 /// The C entry point, called by the C library's start-up code.
 #[cfg_attr(not(test), unsafe(no_mangle))]
