@@ -57,7 +57,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     // not block yet is dropped by the kernel, so a stop signal sent during
     // start-up would be lost. Blocked, it waits in the queue.
     let blocked = SignalSource::block();
-    let invocation = match cli::parse(arguments(argc, argv)) {
+    let invocation = match cli::parse(arguments(argc, argv), &|name| std::env::var_os(name)) {
         Ok(invocation) => invocation,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
