@@ -44,6 +44,11 @@ for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
+# The oldest toolchain drainit supports (Cargo.toml's rust-version), which
+# tests/package.rs builds with.
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
+
 # A Docker daemon: the one that runs, or one we start and stop again.
 rm -f docker/.dockerd.pid
 docker/ensure-dockerd.sh
