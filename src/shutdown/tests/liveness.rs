@@ -144,12 +144,7 @@ fn a_drain_request_that_used_up_step_one_leaves_no_time_for_the_hook() {
     run(
         p,
         vec![
-            (
-                0,
-                got(TERM),
-                then(begin(TERM, Reason::Signal), &[StartRequest]),
-                |t| Phase::Requesting { until: at(t, 30) },
-            ),
+            term_starts_the_request(),
             // Its answer and the deadline came in the same wake-up.
             (30, RequestEnded, vec![sleep(5, TERM)], |t| {
                 Phase::Sleeping { until: at(t, 35) }

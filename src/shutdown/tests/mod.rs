@@ -87,6 +87,17 @@ fn term_starts_the_hook() -> Step {
     )
 }
 
+/// At 0 s, TERM starts the sequence with the drain request (30 s for
+/// step 1).
+fn term_starts_the_request() -> Step {
+    (
+        0,
+        got(TERM),
+        then(begin(TERM, Reason::Signal), &[StartRequest]),
+        |t| Phase::Requesting { until: at(t, 30) },
+    )
+}
+
 /// Drives a machine through `steps`.
 fn run(policy: Policy, steps: Vec<Step>) {
     let t0 = Instant::now();
@@ -162,12 +173,7 @@ fn the_drain_request_comes_first_and_step_one_shares_one_deadline() {
     run(
         p.clone(),
         vec![
-            (
-                0,
-                got(TERM),
-                then(begin(TERM, Reason::Signal), &[StartRequest]),
-                |t| Phase::Requesting { until: at(t, 30) },
-            ),
+            term_starts_the_request(),
             (4, RequestEnded, vec![StartHook(Reason::Signal)], |t| {
                 Phase::Draining { until: at(t, 30) }
             }),
@@ -182,12 +188,7 @@ fn the_drain_request_comes_first_and_step_one_shares_one_deadline() {
     run(
         p.clone(),
         vec![
-            (
-                0,
-                got(TERM),
-                then(begin(TERM, Reason::Signal), &[StartRequest]),
-                |t| Phase::Requesting { until: at(t, 30) },
-            ),
+            term_starts_the_request(),
             (
                 30,
                 Tick,
@@ -202,12 +203,7 @@ fn the_drain_request_comes_first_and_step_one_shares_one_deadline() {
     run(
         p,
         vec![
-            (
-                0,
-                got(TERM),
-                then(begin(TERM, Reason::Signal), &[StartRequest]),
-                |t| Phase::Requesting { until: at(t, 30) },
-            ),
+            term_starts_the_request(),
             (
                 1,
                 got(TERM),
