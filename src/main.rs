@@ -20,6 +20,7 @@ mod entry;
 mod http;
 mod job_control;
 mod liveness;
+mod logging;
 mod parent_death;
 mod peers;
 mod processes;
@@ -40,8 +41,7 @@ mod words;
 #[cfg(test)]
 mod proptests;
 
-use std::ffi::{CStr, OsStr, OsString};
-use std::io::Write;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
 use std::time::Duration;
@@ -57,7 +57,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     // not block yet is dropped by the kernel, so a stop signal sent during
     // start-up would be lost. Blocked, it waits in the queue.
     let blocked = SignalSource::block();
-    let invocation = match cli::parse(arguments(argc, argv), &|name| std::env::var_os(name)) {
+    let invocation = match cli::parse(arguments(argc, argv), &variable) {
         Ok(invocation) => invocation,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.
@@ -76,7 +76,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             probe(&target, timeout)
         }
     };
-    init_logging(config.log_level);
+    logging::init(config.log_level);
     config.log_notes();
     let (mut signals, mask) = match blocked {
         Ok(blocked) => blocked,
@@ -86,7 +86,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         ),
     };
     match startup::start(&config, &mut signals, mask) {
-        Ok(started) => exit(supervisor::run(config, signals, mask, started)),
+        Ok(started) => supervisor::run(config, signals, mask, started),
         Err(e) => fail(e.code, e.message),
     }
 }
@@ -105,6 +105,24 @@ fn fail(code: i32, message: String) -> ! {
     exit(code)
 }
 
+/// A variable of drainit's environment, by the C library's `getenv`:
+/// std's `env::var_os` does the same through a lock and code that sits
+/// among std's cold code, whose pages an idle drainit then need not touch
+/// (docs/benchmarks.md, "Memory").
+fn variable(name: &str) -> Option<OsString> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: a NUL-terminated name; drainit has no other thread, so no
+    // setenv(3) runs while the value is copied.
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: getenv returns a NUL-terminated string, valid until the
+    // environment changes.
+    let value = unsafe { CStr::from_ptr(value) };
+    Some(OsStr::from_bytes(value.to_bytes()).to_owned())
+}
+
 /// The C `argv` as owned strings, byte for byte.
 fn arguments(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
     let count = usize::try_from(argc).unwrap_or(0);
@@ -113,17 +131,4 @@ fn arguments(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsStrin
         .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
         .map(|arg| OsStr::from_bytes(arg.to_bytes()).to_owned())
         .collect()
-}
-
-/// One line per event on stderr, prefixed `drainit:`. Write errors (a
-/// closed stderr) are ignored by env_logger, so logging never stops drainit.
-fn init_logging(level: log::LevelFilter) {
-    env_logger::Builder::new()
-        .filter_level(level)
-        .format(|buf, record| match record.level() {
-            log::Level::Error => writeln!(buf, "drainit: error: {}", record.args()),
-            log::Level::Warn => writeln!(buf, "drainit: warning: {}", record.args()),
-            _ => writeln!(buf, "drainit: {}", record.args()),
-        })
-        .init();
 }
