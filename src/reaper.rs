@@ -39,24 +39,24 @@ pub fn hear_children() {
     }
 }
 
-/// Reaps every child that has exited, calling `on_exit` for each, until
-/// none is left to reap. Runs after every SIGCHLD: the kernel merges
-/// SIGCHLDs, so one may stand for many exits (catatonit #4).
-pub fn reap_all(mut on_exit: impl FnMut(libc::pid_t, ChildStatus)) {
+/// Reaps one child that has exited: its pid and status, or `None` when
+/// none is left to reap. Called until `None` after every SIGCHLD: the
+/// kernel merges SIGCHLDs, so one may stand for many exits (catatonit #4).
+pub fn reap_one() -> Option<(libc::pid_t, ChildStatus)> {
     loop {
         let mut raw = 0;
         // SAFETY: `raw` is a valid place for the status.
         let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
         match pid {
-            0 => return,
-            pid if pid > 0 => on_exit(pid, ChildStatus::from_raw(raw)),
+            0 => return None,
+            pid if pid > 0 => return Some((pid, ChildStatus::from_raw(raw))),
             _ => match Errno::last() {
                 Errno::EINTR => {}
                 // No children at all: the normal end.
-                Errno::ECHILD => return,
+                Errno::ECHILD => return None,
                 e => {
                     log::error!("failed to wait for children: {}", e.desc());
-                    return;
+                    return None;
                 }
             },
         }
