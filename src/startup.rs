@@ -37,7 +37,7 @@ fn failed(what: &str, cause: impl fmt::Display) -> StartError {
 pub struct Started {
     pub child: libc::pid_t,
     /// The caller's working directory, where the hook runs (drainit
-    /// itself moves to `/`).
+    /// itself moves to `/`); not read without a hook.
     pub cwd: Option<PathBuf>,
     pub ready: Option<ReadyServer>,
 }
@@ -67,7 +67,12 @@ pub fn start(
             .watch_sockets()
             .map_err(|e| failed("watch signals", spawn::describe(&e)))?;
     }
-    let cwd = std::env::current_dir().ok();
+    // Only the hook runs there: without one, no getcwd(2) at start-up.
+    let cwd = if config.policy.has_hook() {
+        std::env::current_dir().ok()
+    } else {
+        None
+    };
     let child = spawn::child(&config.command, mask).map_err(|e| StartError {
         message: e.to_string(),
         code: e.exit_code(),

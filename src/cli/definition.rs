@@ -21,8 +21,12 @@ pub(super) const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DOCKER_INIT_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " - git.drainit");
 
 /// The clap definition. `docker_init` picks the version line Docker parses.
+/// The flags are added in groups, each by a function of its own
+/// (`#[inline(never)]`): as one chain, the clap values built on the way
+/// took a 32 KiB stack frame, every page of it touched by the stack probe
+/// and resident for drainit's whole life (docs/benchmarks.md, "Memory").
 pub(super) fn command(docker_init: bool) -> Command {
-    Command::new("drainit")
+    let cmd = Command::new("drainit")
         .version(if docker_init {
             DOCKER_INIT_VERSION
         } else {
@@ -38,40 +42,56 @@ pub(super) fn command(docker_init: bool) -> Command {
              Also read when drainit's own flag and variable are unset: DUMB_INIT_SETSID=0 \
              (--single-child), TINI_VERBOSITY=0-3 and DUMB_INIT_DEBUG=1 (--log); \
              TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP change nothing.",
-        )
-        .arg(
-            Arg::new("rewrite")
-                .short('r')
-                .long("rewrite")
-                .value_name("FROM:TO")
-                .help("Deliver signal TO instead of FROM (TO 0 drops FROM); repeatable")
-                .env("DRAINIT_REWRITE")
-                .value_delimiter(',')
-                .action(ArgAction::Append)
-                // `-r -1:2` must say what is wrong with `-1:2`, not call it
-                // an unknown flag (and suggest running it as COMMAND).
-                .allow_hyphen_values(true)
-                .value_parser(values::parse_rewrite_item),
-        )
-        .arg(
-            Arg::new("single-child")
-                .short('c')
-                .long("single-child")
-                .help("Signal the child only, not its process group")
-                .env("DRAINIT_SINGLE_CHILD")
-                .action(ArgAction::SetTrue)
-                .value_parser(values::parse_bool),
-        )
-        .arg(
-            Arg::new("stop-signal")
-                .long("stop-signal")
-                .value_name("SIG")
-                .help("The received signal that starts the shutdown sequence")
-                .env("DRAINIT_STOP_SIGNAL")
-                .default_value("TERM")
-                .allow_hyphen_values(true)
-                .value_parser(rewrite::parse_source),
-        )
+        );
+    let cmd = signal_args(cmd);
+    let cmd = sequence_args(cmd);
+    let cmd = health_args(cmd);
+    let cmd = log_args(cmd);
+    peer_args(cmd)
+}
+
+/// `--rewrite`, `--single-child`, `--stop-signal`.
+#[inline(never)]
+fn signal_args(cmd: Command) -> Command {
+    cmd.arg(
+        Arg::new("rewrite")
+            .short('r')
+            .long("rewrite")
+            .value_name("FROM:TO")
+            .help("Deliver signal TO instead of FROM (TO 0 drops FROM); repeatable")
+            .env("DRAINIT_REWRITE")
+            .value_delimiter(',')
+            .action(ArgAction::Append)
+            // `-r -1:2` must say what is wrong with `-1:2`, not call it
+            // an unknown flag (and suggest running it as COMMAND).
+            .allow_hyphen_values(true)
+            .value_parser(values::parse_rewrite_item),
+    )
+    .arg(
+        Arg::new("single-child")
+            .short('c')
+            .long("single-child")
+            .help("Signal the child only, not its process group")
+            .env("DRAINIT_SINGLE_CHILD")
+            .action(ArgAction::SetTrue)
+            .value_parser(values::parse_bool),
+    )
+    .arg(
+        Arg::new("stop-signal")
+            .long("stop-signal")
+            .value_name("SIG")
+            .help("The received signal that starts the shutdown sequence")
+            .env("DRAINIT_STOP_SIGNAL")
+            .default_value("TERM")
+            .allow_hyphen_values(true)
+            .value_parser(rewrite::parse_source),
+    )
+}
+
+/// The shutdown sequence: the hook, the pre-stop sleep, the grace.
+#[inline(never)]
+fn sequence_args(cmd: Command) -> Command {
+    cmd
         .arg(option("drain-exec", "COMMAND", "DRAINIT_DRAIN_EXEC")
             .help("Drain hook run on the stop signal, split into words like a shell would (no shell is run)")
             .value_parser(words::split))
@@ -83,6 +103,12 @@ pub(super) fn command(docker_init: bool) -> Command {
             .default_value("0"))
         .arg(option("grace", "DURATION", "DRAINIT_GRACE")
             .help("After the stop signal, SIGKILL the group if anything is left this long [default: wait as long as it takes]"))
+}
+
+/// Readiness, the drain request, liveness.
+#[inline(never)]
+fn health_args(cmd: Command) -> Command {
+    cmd
         .arg(option("ready-listen", "ADDR", "DRAINIT_READY_LISTEN")
             .help("Answer HTTP health checks on ADDR (HOST:PORT, [IPV6]:PORT or :PORT): 200 while the app runs, 503 once a stop begins")
             .value_parser(address::parse_listen))
@@ -107,6 +133,12 @@ pub(super) fn command(docker_init: bool) -> Command {
         .arg(option("liveness-start", "DURATION", "DRAINIT_LIVENESS_START")
             .help("Failures this soon after the app's start do not count (a pass ends this period)")
             .default_value("0"))
+}
+
+/// `--probe` and the log level.
+#[inline(never)]
+fn log_args(cmd: Command) -> Command {
+    cmd
         .arg(
             Arg::new("probe")
                 .long("probe")
@@ -136,6 +168,12 @@ pub(super) fn command(docker_init: bool) -> Command {
             // Parsed by `log_level`: -v and -q beat it, and a malformed
             // DRAINIT_LOG is then not read.
             .value_parser(value_parser!(String)))
+}
+
+/// tini's and dumb-init's flags, and the command.
+#[inline(never)]
+fn peer_args(cmd: Command) -> Command {
+    cmd
         // tini's and dumb-init's flags that drainit lacked (README, "Moving
         // from tini or dumb-init").
         .arg(
@@ -202,9 +240,12 @@ pub(super) fn command_for(args: &[OsString]) -> Command {
 
 /// Whether drainit runs under Docker's name for its init: dockerd execs
 /// `--init-path` as given, and mounts it at `/sbin/docker-init` in the
-/// container, so the basename is the only sign.
-fn is_docker_init(arg0: &std::ffi::OsStr) -> bool {
-    std::path::Path::new(arg0)
-        .file_name()
-        .is_some_and(|name| name == "docker-init")
+/// container, so the basename is the only sign. Taken from the bytes, as
+/// `Path::file_name` would (trailing `/` and `.` left out): std's path
+/// code sits among its cold code, whose pages an idle drainit then need
+/// not touch (docs/benchmarks.md, "Memory").
+pub(super) fn is_docker_init(arg0: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let mut parts = arg0.as_bytes().split(|&b| b == b'/');
+    parts.rfind(|part| !part.is_empty() && *part != b".") == Some(&b"docker-init"[..])
 }

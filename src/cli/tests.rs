@@ -343,3 +343,28 @@ fn help_shows_each_variable_with_its_value_in_the_environment_given() {
         "{help}"
     );
 }
+
+/// The name Docker gives its init is taken from the bytes of argv[0] as
+/// `Path::file_name` would take it.
+#[test]
+fn docker_init_is_the_basename_as_path_file_name_has_it() {
+    for arg0 in [
+        "docker-init",
+        "/sbin/docker-init",
+        "a/docker-init/",
+        "a/docker-init/.",
+        "//docker-init//",
+        "docker-init/..",
+        "x/docker-init-not",
+        "docker-init.x",
+        "/",
+        ".",
+        "",
+    ] {
+        let by_path = std::path::Path::new(arg0)
+            .file_name()
+            .is_some_and(|name| name == "docker-init");
+        let arg0 = std::ffi::OsStr::new(arg0);
+        assert_eq!(super::definition::is_docker_init(arg0), by_path, "{arg0:?}");
+    }
+}

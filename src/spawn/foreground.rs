@@ -21,7 +21,10 @@ use crate::wait::InheritedMask;
 /// Whether stdin is drainit's controlling terminal, so that tcsetpgrp(3)
 /// can succeed (a terminal that is not, e.g. after `setsid`, is left alone).
 pub fn controls_terminal() -> bool {
-    nix::sys::termios::tcgetsid(io::stdin()).is_ok()
+    // On descriptor 0 itself: std's `io::stdin()` would set up a buffered
+    // reader drainit never reads from.
+    // SAFETY: plain call on descriptor 0; EBADF when it is closed.
+    unsafe { libc::tcgetsid(0) != -1 }
 }
 
 /// Forks COMMAND in a new process group that takes the terminal, with the
