@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::events::{InheritedMask, SignalSource};
 use crate::ready::{Readiness, ReadyServer};
+use crate::wait::{InheritedMask, SignalSource};
 use crate::{parent_death, reaper, spawn};
 
 /// A failure before the child started: a message and an exit code.
