@@ -273,22 +273,17 @@ fn a_child_that_exits_by_itself_gets_its_group_stopped(mode: Mode) {
 
 both_modes!(a_child_that_exits_by_itself_gets_its_group_stopped);
 
+/// drainit with `flag value`, a 200 ms pre-stop sleep and a child that
+/// exits 0 on QUIT.
+fn start_with_quit(flag: &str, value: &str) -> Drainit {
+    let f = fixture();
+    let args = [flag, value, "--prestop-sleep", "200ms", &f, "child"];
+    Drainit::start(Mode::Pid1, &[&args[..], &["--exit-on", "3=0"]].concat())
+}
+
 #[test]
 fn a_custom_stop_signal_starts_the_sequence() {
-    let f = fixture();
-    let d = Drainit::start(
-        Mode::Pid1,
-        &[
-            "--stop-signal",
-            "quit",
-            "--prestop-sleep",
-            "200ms",
-            &f,
-            "child",
-            "--exit-on",
-            "3=0",
-        ],
-    );
+    let d = start_with_quit("--stop-signal", "quit");
     d.ready();
     d.signal(libc::SIGTERM);
     d.expect_line("sig 15");
@@ -311,30 +306,16 @@ fn a_custom_stop_signal_starts_the_sequence() {
 /// forward's line does.
 #[test]
 fn the_sleeps_line_names_the_rewritten_signal() {
-    let f = fixture();
-    let d = Drainit::start(
-        Mode::Pid1,
-        &[
-            "-r",
-            "TERM:QUIT",
-            "--prestop-sleep",
-            "100ms",
-            &f,
-            "child",
-            "--exit-on",
-            "3=0",
-        ],
-    );
+    let d = start_with_quit("-r", "TERM:QUIT");
     d.ready();
     d.signal(libc::SIGTERM);
     d.expect_line("sig 3");
     let (status, log) = d.wait();
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(
-        log.contains("sleeping 100ms before sending SIGQUIT\n"),
-        "{log}"
-    );
-    assert!(log.contains("forwarded SIGQUIT to process group"), "{log}");
+    let sleep = "received SIGTERM: starting the shutdown sequence\n\
+                 drainit: sleeping 200ms before sending SIGQUIT\n\
+                 drainit: forwarded SIGQUIT to process group";
+    assert!(log.contains(sleep), "{log}");
 }
 
 #[test]
