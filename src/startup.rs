@@ -6,6 +6,8 @@
 //! because a dying PID 1 takes the whole container with it.
 
 use std::fmt;
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::Config;
@@ -33,6 +35,19 @@ fn failed(what: &str, cause: impl fmt::Display) -> StartError {
     }
 }
 
+/// The readiness endpoint could not listen. A port below 1024 refused to a
+/// user without NET_BIND_SERVICE (a restricted pod) also says what to do.
+fn listen_failed(addr: SocketAddr, e: &io::Error) -> StartError {
+    let mut cause = spawn::describe(e);
+    if e.raw_os_error() == Some(libc::EACCES) && addr.port() < 1024 {
+        cause.push_str(
+            " (ports below 1024 need root or the NET_BIND_SERVICE capability): \
+             use a port of 1024 or more, or grant NET_BIND_SERVICE",
+        );
+    }
+    failed(&format!("listen on {addr}"), cause)
+}
+
 /// What the supervisor takes over once the child runs.
 pub struct Started {
     pub child: libc::pid_t,
@@ -55,8 +70,7 @@ pub fn start(
     let ready = match config.ready_listen {
         // Readiness is set by the supervisor once the child has started.
         Some(addr) => Some(
-            ReadyServer::bind(addr, Readiness::NotReady)
-                .map_err(|e| failed(&format!("listen on {addr}"), spawn::describe(&e)))?,
+            ReadyServer::bind(addr, Readiness::NotReady).map_err(|e| listen_failed(addr, &e))?,
         ),
         None => None,
     };
@@ -73,10 +87,12 @@ pub fn start(
     } else {
         None
     };
-    let child = spawn::child(&config.command, mask).map_err(|e| StartError {
+    let dir = spawn::CallerDir::take();
+    let child = spawn::child(&config.command, &dir, mask).map_err(|e| StartError {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
+    dir.leave();
     log::debug!("started child {child}");
     let keep: Vec<_> = ready
         .iter()
