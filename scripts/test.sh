@@ -69,6 +69,11 @@ for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 
+# The oldest toolchain drainit supports (Cargo.toml's rust-version), which
+# tests/package.rs builds with.
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
+
 # A Docker daemon: the one that runs, or one we start and stop again.
 rm -f docker/.dockerd.pid
 docker/ensure-dockerd.sh
@@ -76,4 +81,10 @@ trap docker/stop-dockerd.sh EXIT
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The unit tests ignore the caller's environment: run them once with a
+# hostile value in every kind of variable drainit reads.
+env DRAINIT_GRACE=forever DRAINIT_LOG=loud DRAINIT_REWRITE=TERM DRAINIT_SINGLE_CHILD=maybe \
+  DRAINIT_STOP_SIGNAL=KILL DRAINIT_DRAIN_EXEC="'" DRAINIT_LIVENESS=bogus \
+  TINI_VERBOSITY=9 TINI_SUBREAPER=x TINI_KILL_PROCESS_GROUP=x DUMB_INIT_SETSID=0 DUMB_INIT_DEBUG=1 \
+  cargo test --bin drainit
 cargo test -- --include-ignored

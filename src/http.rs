@@ -96,6 +96,15 @@ impl Exchange {
         self.connect_next();
     }
 
+    /// The name lookup's child while it runs (only ever started with the
+    /// exchange), for the supervisor's table of processes.
+    pub fn resolver(&self) -> Option<libc::pid_t> {
+        match &self.stage {
+            Stage::Resolving(pending) => Some(pending.pid()),
+            _ => None,
+        }
+    }
+
     /// The socket to wait on and for what; `None` once done.
     pub fn wants(&self) -> Option<(BorrowedFd<'_>, PollFlags)> {
         match &self.stage {

@@ -17,12 +17,12 @@ mod cli;
 mod config;
 mod duration;
 mod entry;
-mod events;
 mod http;
 mod job_control;
 mod liveness;
 mod parent_death;
 mod peers;
+mod processes;
 mod ready;
 mod reaper;
 mod resolve;
@@ -34,6 +34,7 @@ mod startup;
 mod status;
 mod supervisor;
 mod target;
+mod wait;
 mod words;
 
 #[cfg(test)]
@@ -47,7 +48,7 @@ use std::time::Duration;
 
 use address::Target;
 use config::Invocation;
-use events::SignalSource;
+use wait::SignalSource;
 
 /// The C entry point, called by the C library's start-up code.
 #[cfg_attr(not(test), unsafe(no_mangle))]
@@ -56,7 +57,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     // not block yet is dropped by the kernel, so a stop signal sent during
     // start-up would be lost. Blocked, it waits in the queue.
     let blocked = SignalSource::block();
-    let invocation = match cli::parse(arguments(argc, argv)) {
+    let invocation = match cli::parse(arguments(argc, argv), &|name| std::env::var_os(name)) {
         Ok(invocation) => invocation,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.

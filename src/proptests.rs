@@ -25,7 +25,9 @@ fn any_signal() -> impl Strategy<Value = Signal> {
 
 /// `drainit FLAG VALUE app` through the real command line.
 fn parse_flag(flag: &str, value: &str) -> Result<crate::config::Invocation, cli::Exit> {
-    cli::parse(["drainit", flag, value, "app"].map(OsString::from))
+    cli::parse(["drainit", flag, value, "app"].map(OsString::from), &|_| {
+        None
+    })
 }
 
 fn unit_nanos(unit: &str) -> u64 {
@@ -268,7 +270,7 @@ proptest! {
 
     #[test]
     fn any_command_line_parses_or_fails_without_panicking(args in vec(any::<String>(), 0..6)) {
-        let _ = cli::parse(std::iter::once("drainit".to_string()).chain(args).map(OsString::from));
+        let _ = cli::parse(std::iter::once("drainit".to_string()).chain(args).map(OsString::from), &|_| None);
     }
 
     // --- health: addresses, URLs, HTTP heads, the liveness count -----------

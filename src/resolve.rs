@@ -97,6 +97,11 @@ fn resolve_in_child(endpoint: &Endpoint, write: OwnedFd) -> ! {
 }
 
 impl Pending {
+    /// The child's pid, for the supervisor's table of processes.
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.as_raw()
+    }
+
     /// The pipe to wait on for reading.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.answer.as_fd()

@@ -6,11 +6,13 @@
 //! because a dying PID 1 takes the whole container with it.
 
 use std::fmt;
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::events::{InheritedMask, SignalSource};
 use crate::ready::{Readiness, ReadyServer};
+use crate::wait::{InheritedMask, SignalSource};
 use crate::{parent_death, reaper, spawn};
 
 /// A failure before the child started: a message and an exit code.
@@ -31,6 +33,19 @@ fn failed(what: &str, cause: impl fmt::Display) -> StartError {
         message: format!("failed to {what}: {cause}"),
         code: 1,
     }
+}
+
+/// The readiness endpoint could not listen. A port below 1024 refused to a
+/// user without NET_BIND_SERVICE (a restricted pod) also says what to do.
+fn listen_failed(addr: SocketAddr, e: &io::Error) -> StartError {
+    let mut cause = spawn::describe(e);
+    if e.raw_os_error() == Some(libc::EACCES) && addr.port() < 1024 {
+        cause.push_str(
+            " (ports below 1024 need root or the NET_BIND_SERVICE capability): \
+             use a port of 1024 or more, or grant NET_BIND_SERVICE",
+        );
+    }
+    failed(&format!("listen on {addr}"), cause)
 }
 
 /// What the supervisor takes over once the child runs.
@@ -55,8 +70,7 @@ pub fn start(
     let ready = match config.ready_listen {
         // Readiness is set by the supervisor once the child has started.
         Some(addr) => Some(
-            ReadyServer::bind(addr, Readiness::NotReady)
-                .map_err(|e| failed(&format!("listen on {addr}"), spawn::describe(&e)))?,
+            ReadyServer::bind(addr, Readiness::NotReady).map_err(|e| listen_failed(addr, &e))?,
         ),
         None => None,
     };

@@ -17,17 +17,17 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use nix::poll::{PollFd, PollFlags};
 
-use crate::address::{Request, Target};
 use crate::config::Config;
-use crate::events::{InheritedMask, Received, SignalSource};
 use crate::http::{self, Answer, Exchange};
 use crate::liveness::Verdict;
+use crate::processes::{Processes, Role};
 use crate::ready::ReadyServer;
 use crate::shutdown::{Action, Cut, Event, GroupKill, Reason, Shutdown};
 use crate::signals::Signal;
 use crate::startup::Started;
 use crate::status::ChildStatus;
 use crate::target::{SignalTarget, kill};
+use crate::wait::{InheritedMask, Received, SignalSource};
 use crate::{job_control, reaper, spawn, words};
 
 /// While only the rest of the child's group is awaited, how often drainit
@@ -39,20 +39,15 @@ const GROUP_RECHECK: Duration = Duration::from_millis(100);
 /// Supervises the started child until drainit must exit; returns the exit
 /// code.
 pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: Started) -> i32 {
-    let policy = &config.policy;
+    let mut processes = Processes::default();
+    processes.insert(started.child, Role::App);
     let mut supervisor = Supervisor {
-        machine: Shutdown::new(policy, Instant::now()),
-        target: SignalTarget::new(started.child, policy.single_child),
-        hook_words: policy.drain_exec.clone(),
-        stop_signal: policy.stop_signal,
-        drain_http: policy.drain_http.clone(),
-        probe_target: policy.liveness.as_ref().map(|(target, _)| target.clone()),
+        target: SignalTarget::new(started.child, config.policy.single_child),
+        machine: Shutdown::new(config.policy, Instant::now()),
         signals,
         mask,
         cwd: started.cwd,
-        child: started.child,
-        child_alive: true,
-        hook: None,
+        processes,
         request: None,
         probe: None,
         ready: started.ready,
@@ -69,19 +64,15 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
     supervisor.run()
 }
 
+/// What the loop performs with: the settings stay in the machine's
+/// `Policy`; here are only the processes, sockets and signals it acts on.
 struct Supervisor {
     machine: Shutdown,
     target: SignalTarget,
-    hook_words: Vec<String>,
-    stop_signal: Signal,
-    drain_http: Option<Request>,
-    probe_target: Option<Target>,
     signals: SignalSource,
     mask: InheritedMask,
     cwd: Option<PathBuf>,
-    child: libc::pid_t,
-    child_alive: bool,
-    hook: Option<Hook>,
+    processes: Processes,
     request: Option<Exchange>,
     probe: Option<Exchange>,
     ready: Option<ReadyServer>,
@@ -91,14 +82,6 @@ struct Supervisor {
     events: VecDeque<Event>,
     actions: Vec<Action>,
     outcomes: Vec<Outcome>,
-}
-
-/// The drain hook while it runs.
-struct Hook {
-    /// Its pid, which is also its group's id.
-    pid: libc::pid_t,
-    /// drainit killed it: its end is no news.
-    killed: bool,
 }
 
 /// What performing an action gave, for its log line.
@@ -124,18 +107,15 @@ impl Supervisor {
                 // drainit would spin on them, never taking another signal
                 // (a thread's own signals are taken before the process's).
                 let own = r.sender == self.self_pid && r.code == libc::SI_USER;
+                let child = self.target.child();
                 if r.signal == Signal::CHLD {
                     self.reap();
-                    job_control::after_reap(self.child, self.self_pid);
+                    job_control::after_reap(child, self.self_pid);
                 } else if !own && !r.signal.is_raised_fault(r.code) {
-                    job_control::before_forward(r.signal, self.child);
+                    job_control::before_forward(r.signal, child);
                     self.feed(Event::Signal(r.signal));
-                    job_control::after_forward(
-                        r.signal,
-                        self.stop_signal,
-                        self.child,
-                        self.self_pid,
-                    );
+                    let stop_signal = self.machine.policy().stop_signal;
+                    job_control::after_forward(r.signal, stop_signal, child, self.self_pid);
                 }
             }
             if !ready.is_empty() {
@@ -218,8 +198,7 @@ impl Supervisor {
     }
 
     fn log_request(&self, result: Result<Answer, String>) {
-        let request = self.drain_http.as_ref().map(ToString::to_string);
-        let request = request.unwrap_or_default();
+        let request = self.request_text();
         match result {
             Ok(Answer::Status(code)) if (200..300).contains(&code) => {
                 info!("drain request {request} answered {code}")
@@ -262,18 +241,37 @@ impl Supervisor {
         timeout
     }
 
+    /// The drain request as written, for its log lines.
+    fn request_text(&self) -> String {
+        let request = self.machine.policy().drain_http.as_ref();
+        request.map(ToString::to_string).unwrap_or_default()
+    }
+
+    /// Whether the child can still get a signal of its own.
+    fn child_alive(&self) -> bool {
+        self.processes.contains(self.target.child())
+    }
+
+    /// Starts an exchange and records its name lookup's child, if any.
+    fn start_exchange(&mut self, exchange: Exchange) -> Exchange {
+        if let Some(pid) = exchange.resolver() {
+            self.processes.insert(pid, Role::Resolver);
+        }
+        exchange
+    }
+
     fn reap(&mut self) {
         let mut exits = Vec::new();
         reaper::reap_all(|pid, status| exits.push((pid, status)));
         for (pid, status) in exits {
-            if pid == self.child {
-                self.child_alive = false;
-                self.feed(Event::ChildExited(status));
-            } else if let Some(hook) = self.hook.take_if(|h| h.pid == pid) {
-                log_hook_end(&hook, status);
-                self.feed(Event::HookEnded);
-            } else {
-                debug!("reaped process {pid} ({status})");
+            match self.processes.remove(pid) {
+                Some(Role::App) => self.feed(Event::ChildExited(status)),
+                Some(Role::Hook { killed }) => {
+                    log_hook_end(killed, status);
+                    self.feed(Event::HookEnded);
+                }
+                Some(Role::Resolver) => debug!("reaped name lookup {pid} ({status})"),
+                None => debug!("reaped process {pid} ({status})"),
             }
         }
     }
@@ -307,13 +305,13 @@ impl Supervisor {
                 signal: Some(sig), ..
             }
             | Action::Forward(sig) => {
-                return Outcome::Sent(self.target.send(sig, self.child_alive));
+                return Outcome::Sent(self.target.send(sig, self.child_alive()));
             }
             Action::StopLeftovers(Some(sig)) => {
                 return Outcome::Sent(self.target.send_to_group(sig));
             }
             Action::KillGroup { .. } => {
-                return Outcome::Sent(self.target.send(Signal::KILL, self.child_alive));
+                return Outcome::Sent(self.target.send(Signal::KILL, self.child_alive()));
             }
             Action::SetReadiness(readiness) => {
                 if let Some(server) = self.ready.as_mut() {
@@ -322,7 +320,9 @@ impl Supervisor {
             }
             Action::CloseReadiness => self.ready = None,
             Action::StartRequest => {
-                self.request = self.drain_http.as_ref().map(Exchange::request);
+                let request = self.machine.policy().drain_http.as_ref();
+                let exchange = request.map(Exchange::request);
+                self.request = exchange.map(|e| self.start_exchange(e));
                 // Every connect may already have been refused.
                 if let Some(result) = self.poll_request() {
                     events.push_back(Event::RequestEnded);
@@ -331,35 +331,39 @@ impl Supervisor {
             }
             Action::CancelRequest(_) => self.request = None,
             Action::StartHook(reason) => {
+                let policy = self.machine.policy();
                 let extra = [
-                    ("DRAINIT_CHILD_PID", self.child.to_string()),
-                    ("DRAINIT_SIGNAL", self.stop_signal.to_string()),
+                    ("DRAINIT_CHILD_PID", self.target.child().to_string()),
+                    ("DRAINIT_SIGNAL", policy.stop_signal.to_string()),
                     ("DRAINIT_REASON", reason.as_str().to_string()),
                 ];
-                let started = spawn::hook(&self.hook_words, self.cwd.as_deref(), self.mask, &extra);
+                let words = &policy.drain_exec;
+                let started = spawn::hook(words, self.cwd.as_deref(), self.mask, &extra);
                 if let Ok(pid) = started {
-                    self.hook = Some(Hook { pid, killed: false });
+                    self.processes.insert(pid, Role::Hook { killed: false });
                 } else {
                     events.push_back(Event::HookEnded);
                 }
                 return Outcome::Hook(started);
             }
             Action::KillHook(_) => {
-                if let Some(hook) = self.hook.as_mut() {
-                    kill(-hook.pid, Signal::KILL);
-                    hook.killed = true;
+                if let Some(hook) = self.processes.hook() {
+                    kill(-hook, Signal::KILL);
+                    self.processes.hook_killed();
                 }
             }
             Action::StartProbe => {
-                self.probe = self.probe_target.as_ref().map(Exchange::probe);
+                let target = self.machine.policy().liveness.as_ref();
+                let exchange = target.map(|(target, _)| Exchange::probe(target));
+                self.probe = exchange.map(|e| self.start_exchange(e));
                 if let Some(result) = self.poll_probe() {
                     events.push_back(Event::ProbeEnded(result));
                 }
             }
             Action::CancelProbe => self.probe = None,
             Action::Exit { code, .. } => {
-                if let Some(hook) = self.hook.as_ref() {
-                    kill(-hook.pid, Signal::KILL);
+                if let Some(hook) = self.processes.hook() {
+                    kill(-hook, Signal::KILL);
                 }
                 // Dropped, a name lookup still under way kills its child:
                 // `exit` runs no destructors.
@@ -376,42 +380,48 @@ impl Supervisor {
         Outcome::Done
     }
 
-    /// The log line of a performed action.
+    /// The log line of a performed action. Every action is named, so a
+    /// new one does not compile until it is given its line (or none, said
+    /// here).
     fn report(&self, action: &Action, outcome: Outcome) {
         let target = &self.target;
-        match (action, outcome) {
-            (Action::BeginShutdown { signal, reason }, _) => match reason {
+        let reached = matches!(outcome, Outcome::Sent(true));
+        match action {
+            Action::BeginShutdown { signal, reason } => match reason {
                 Reason::Signal => info!("received {signal}: starting the shutdown sequence"),
                 Reason::Liveness => {
                     info!("starting the shutdown sequence ({signal} after the hook)")
                 }
             },
-            (Action::StartRequest, Outcome::Request(result)) => self.log_request(result),
-            (Action::CancelRequest(cut), _) => match cut {
+            // Only a request that ended at once is logged here; the others
+            // when they end.
+            Action::StartRequest => {
+                if let Outcome::Request(result) = outcome {
+                    self.log_request(result)
+                }
+            }
+            Action::CancelRequest(cut) => match cut {
                 Cut::TimedOut(t) => warn!(
                     "drain request {} failed: timed out after {t:?}; going on",
-                    self.drain_http
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
+                    self.request_text()
                 ),
                 Cut::SecondStop => {
                     info!("second stop signal: abandoned the drain request; forwarding at once")
                 }
                 Cut::ChildExited => info!("child exited during the drain request: abandoned it"),
             },
-            (Action::StartHook(_), Outcome::Hook(Ok(pid))) => {
-                info!(
-                    "running drain hook: {} (pid {pid})",
-                    words::quote(&self.hook_words)
-                )
+            Action::StartHook(_) => {
+                let words = words::quote(&self.machine.policy().drain_exec);
+                match outcome {
+                    Outcome::Hook(Ok(pid)) => info!("running drain hook: {words} (pid {pid})"),
+                    Outcome::Hook(Err(e)) => warn!(
+                        "failed to run drain hook {words}: {}; going on",
+                        spawn::describe(&e)
+                    ),
+                    Outcome::Done | Outcome::Sent(_) | Outcome::Request(_) => {}
+                }
             }
-            (Action::StartHook(_), Outcome::Hook(Err(e))) => warn!(
-                "failed to run drain hook {}: {}; going on",
-                words::quote(&self.hook_words),
-                spawn::describe(&e)
-            ),
-            (Action::KillHook(cut), _) => match cut {
+            Action::KillHook(cut) => match cut {
                 Cut::TimedOut(t) => {
                     warn!("drain hook timed out after {t:?}: killed its process group; going on")
                 }
@@ -420,17 +430,22 @@ impl Supervisor {
                 }
                 Cut::ChildExited => info!("child exited during the drain hook: killed the hook"),
             },
-            (Action::Sleep { duration, stop }, _) => {
-                info!("sleeping {duration:?} before forwarding {stop}")
-            }
-            (
-                Action::SendStop {
-                    signal: Some(sig),
-                    grace,
-                    ..
-                },
-                Outcome::Sent(reached),
-            ) => {
+            // What will be sent, as a user reading `docker logs` expects.
+            Action::Sleep {
+                duration,
+                send: Some(sig),
+                ..
+            } => info!("sleeping {duration:?} before sending {sig}"),
+            Action::Sleep {
+                duration,
+                stop,
+                send: None,
+            } => info!("sleeping {duration:?}; {stop} is rewritten to 0: nothing will be sent"),
+            Action::SendStop {
+                signal: Some(sig),
+                grace,
+                ..
+            } => {
                 if reached {
                     info!("forwarded {sig} to {target}");
                 }
@@ -438,28 +453,30 @@ impl Supervisor {
                     debug!("grace period: {grace:?}");
                 }
             }
-            (
-                Action::SendStop {
-                    signal: None, stop, ..
-                },
-                _,
-            ) => {
-                info!("{stop} is rewritten to 0: not forwarding it")
+            Action::SendStop {
+                signal: None, stop, ..
+            } => info!("{stop} is rewritten to 0: not forwarding it"),
+            Action::Forward(sig) => {
+                if reached {
+                    debug!("forwarded {sig} to {target}")
+                }
             }
-            (Action::Forward(sig), Outcome::Sent(true)) => debug!("forwarded {sig} to {target}"),
-            (Action::StopLeftovers(Some(sig)), Outcome::Sent(true)) => {
-                info!("child has exited: sent {sig} to the rest of its process group")
+            Action::StopLeftovers(Some(sig)) => {
+                if reached {
+                    info!("child has exited: sent {sig} to the rest of its process group")
+                }
             }
-            (Action::KillGroup { why, after }, Outcome::Sent(true)) => match why {
-                GroupKill::GraceExpired => {
+            Action::KillGroup { why, after } => match why {
+                GroupKill::GraceExpired if reached => {
                     warn!("grace period of {after:?} is over: sent SIGKILL to {target}")
                 }
-                GroupKill::LeftoversStayed => {
+                GroupKill::LeftoversStayed if reached => {
                     warn!("the rest of {target} outstayed {after:?}: sent SIGKILL")
                 }
+                GroupKill::GraceExpired | GroupKill::LeftoversStayed => {}
             },
-            (Action::Probed(verdict), _) => log_verdict(verdict),
-            (Action::Exit { status, code, loud }, _) => {
+            Action::Probed(verdict) => log_verdict(verdict),
+            Action::Exit { status, code, loud } => {
                 let own = status.exit_code();
                 let why = if *code == 0 && own != 0 {
                     format!(" ({own} is a success code)")
@@ -472,13 +489,20 @@ impl Supervisor {
                     debug!("child {status}; exiting with {code}{why}");
                 }
             }
-            _ => {}
+            // Silent: the readiness endpoint's state shows at the endpoint,
+            // a cancelled probe in the verdict that follows, and nothing
+            // was sent for leftovers whose stop signal is rewritten to 0.
+            Action::SetReadiness(_)
+            | Action::CloseReadiness
+            | Action::StartProbe
+            | Action::CancelProbe
+            | Action::StopLeftovers(None) => {}
         }
     }
 }
 
-fn log_hook_end(hook: &Hook, status: ChildStatus) {
-    if hook.killed {
+fn log_hook_end(killed: bool, status: ChildStatus) {
+    if killed {
         debug!("drain hook ended after it was killed ({status})");
     } else if status == ChildStatus::Exited(0) {
         info!("drain hook finished");

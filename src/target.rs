@@ -23,6 +23,11 @@ impl SignalTarget {
         }
     }
 
+    /// The child's pid.
+    pub fn child(&self) -> libc::pid_t {
+        self.child
+    }
+
     /// Sends `sig` to the group (to the child alone with `--single-child`);
     /// `child_alive` says whether the child itself can still get it. True
     /// when it reached someone.

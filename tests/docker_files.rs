@@ -1,6 +1,7 @@
 //! The Docker and Kubernetes files checked as text, with no daemon: the
 //! multi-stage Dockerfile (it needs a registry) builds what the tests
-//! build, and pod.yaml's grace period covers drainit's whole sequence.
+//! build, pod.yaml's grace period covers drainit's whole sequence, and
+//! its securityContext is the restricted Pod Security Standard's.
 
 mod common;
 
@@ -91,4 +92,62 @@ fn kubernetes_grace_period_covers_drainits_sequence() {
         "drainit rejects pod.yaml's env: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The trimmed lines nested under the line `key` (exact, indentation
+/// included) of pod.yaml: those indented deeper, up to the next that is not.
+fn nested<'a>(yaml: &'a str, key: &str) -> Vec<&'a str> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut lines = yaml.lines().skip_while(|l| *l != key);
+    let depth = indent(
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("no {key:?} in pod.yaml")),
+    );
+    lines
+        .take_while(|l| l.trim().is_empty() || indent(l) > depth)
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The "restricted" Pod Security Standard, and a read-only root: the pod
+/// runs as a non-root user under the runtime's seccomp profile, and the
+/// container cannot gain privileges, has no capability and writes nothing.
+/// tests/docker_restricted.rs runs drainit so under Docker.
+#[test]
+fn kubernetes_pod_uses_the_restricted_security_context() {
+    let yaml = fs::read_to_string(Path::new(REPO).join("docker/kubernetes/pod.yaml")).unwrap();
+    let pod = nested(&yaml, "  securityContext:");
+    assert_eq!(
+        pod,
+        [
+            "runAsNonRoot: true",
+            "runAsUser: 65534",
+            "runAsGroup: 65534",
+            "seccompProfile:",
+            "type: RuntimeDefault",
+        ],
+        "the pod's securityContext"
+    );
+    let container = nested(&yaml, "      securityContext:");
+    assert_eq!(
+        container,
+        [
+            "allowPrivilegeEscalation: false",
+            "readOnlyRootFilesystem: true",
+            "capabilities:",
+            r#"drop: ["ALL"]"#,
+        ],
+        "the container's securityContext"
+    );
+    assert_eq!(yaml.matches("securityContext:").count(), 2);
+    // A non-root user binds no port below 1024.
+    for port in yaml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- containerPort: "))
+    {
+        let port: u16 = port.parse().unwrap();
+        assert!(port >= 1024, "containerPort {port} needs NET_BIND_SERVICE");
+    }
 }

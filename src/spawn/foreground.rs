@@ -16,7 +16,7 @@ use std::process::Command;
 
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::events::InheritedMask;
+use crate::wait::InheritedMask;
 
 /// Whether stdin is drainit's controlling terminal, so that tcsetpgrp(3)
 /// can succeed (a terminal that is not, e.g. after `setsid`, is left alone).

@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 
-use crate::events::InheritedMask;
+use crate::wait::InheritedMask;
 
 pub use error::{SpawnError, describe};
 pub use release::release_inherited;

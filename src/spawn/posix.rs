@@ -11,7 +11,7 @@ use std::ptr;
 
 use super::environ::Environment;
 use super::script;
-use crate::events::InheritedMask;
+use crate::wait::InheritedMask;
 
 /// Spawns `words` (the program looked up in PATH) in a new process group,
 /// with the inherited mask, SIGPIPE and the C library's own signals at

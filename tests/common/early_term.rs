@@ -2,7 +2,7 @@
 //! `/proc/PID/exe` shows it, as PID 1 of a new PID namespace. Until the
 //! init blocks or handles TERM, the kernel drops it (PID 1 with the default
 //! disposition), and the container would hang until SIGKILL. Shared by
-//! tests/early_term.rs and the benchmark (benches/compare.rs, `early`).
+//! tests/early_term.rs and the benchmark (benches/compare/, `early`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -100,11 +100,17 @@ pub fn wait_for<T>(probe: impl FnMut() -> Option<T>, what: &str) -> T {
     })
 }
 
-/// Removes every `DRAINIT_*` variable of the test's own environment from
-/// `cmd`, so that a developer's shell cannot change what a test sees.
+/// The prefixes of every variable drainit reads: its own, and tini's and
+/// dumb-init's that it honours (README, "Moving from tini or dumb-init").
+pub const READ_PREFIXES: [&str; 3] = ["DRAINIT_", "TINI_", "DUMB_INIT_"];
+
+/// Removes every variable drainit reads (`READ_PREFIXES`) of the test's
+/// own environment from `cmd`, so that a developer's shell (or CI's
+/// hostile-environment step) cannot change what a test sees.
 pub fn scrub_env(cmd: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DRAINIT_") {
+        let name = key.to_string_lossy();
+        if READ_PREFIXES.iter().any(|p| name.starts_with(p)) {
             cmd.env_remove(&key);
         }
     }
@@ -155,8 +161,12 @@ pub fn collect_text(mut reader: impl Read + Send + 'static) -> Arc<Mutex<String>
 
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    // One per call: a test's two modes run at once in one process, and
+    // must not remove each other's directory.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Mutation testing of the pure modules with cargo-mutants: each mutant (a
+# function body replaced, an operator flipped...) must make a unit or
+# property test (`cargo test --bin drainit`) fail. Mutants that cannot
+# change behaviour are excluded in .cargo/mutants.toml and named in
+# docs/testing.md ("Mutation testing") with why; every other one must be
+# caught.
+#
+#   scripts/mutants.sh                 # every pure module
+#   scripts/mutants.sh duration words  # some of them
+#
+# Too slow for CI: each mutant rebuilds drainit's unit tests and runs them
+# (docs/testing.md gives the time of a whole run). The outcome is in
+# target/mutants/mutants.out (caught.txt, missed.txt, timeout.txt,
+# unviable.txt); the last lines count them per module. Exits non-zero when
+# a mutant was missed or timed out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo-mutants >/dev/null 2>&1 || cargo install --locked cargo-mutants
+
+modules=(shutdown liveness rewrite signals words duration address status peers)
+if [ $# -gt 0 ]; then
+  modules=("$@")
+fi
+
+# A module is a file, or a directory (shutdown/) whose tests sit in
+# `#[cfg(test)]` files that cargo-mutants leaves alone.
+files=()
+for m in "${modules[@]}"; do
+  files+=(--file "src/$m.rs" --file "src/$m/*.rs")
+done
+
+# No debug info: each mutant's build is a third faster, and a failing
+# test's message is all a mutant needs. Two jobs: one builds while the
+# other tests.
+status=0
+CARGO_PROFILE_DEV_DEBUG=0 cargo mutants --no-shuffle --jobs 2 --timeout 60 \
+  --output target/mutants "${files[@]}" -- --bin drainit || status=$?
+
+out=target/mutants/mutants.out
+count() { grep -c "^src/$2[./]" "$out/$1.txt" || true; }
+printf '%-9s %7s %7s %8s %9s\n' module caught missed timeout unviable
+for m in "${modules[@]}"; do
+  printf '%-9s %7s %7s %8s %9s\n' "$m" "$(count caught "$m")" "$(count missed "$m")" \
+    "$(count timeout "$m")" "$(count unviable "$m")"
+done
+exit "$status"
