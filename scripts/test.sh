@@ -33,10 +33,13 @@ cd "$(dirname "$0")/.."
 packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init
   catatonit qemu-user-static strace
   nginx-light apache2 php-fpm nodejs tomcat10 redis-server python3-celery python3-redis dash)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# The packages of "$@" that are not installed, one a line.
+not_installed() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   # Servers such as nginx and tomcat10 start their system services when
@@ -54,10 +57,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -z "$policy" ] || rm -f "$policy"
   # One line naming each package that could not be installed: never a
   # silent skip of the tests that need it.
-  failed=()
-  for p in "${missing[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || failed+=("$p")
-  done
+  mapfile -t failed < <(not_installed "${missing[@]}")
   if [ ${#failed[@]} -gt 0 ]; then
     echo "test.sh: could not install the Debian packages: ${failed[*]}" >&2
     exit 1

@@ -284,3 +284,20 @@ fn tomcat_stops_under_load_without_loss() {
     );
     prove(&TOMCAT, &[(Model::Lagging, Kind::Short)]);
 }
+
+/// docs/servers.md quotes every recipe of docker/servers/ as it is, so
+/// that what users copy is what the tests run.
+#[test]
+fn docs_quote_every_recipe_as_tested() {
+    let docs = fs::read_to_string(Path::new(common::REPO).join("docs/servers.md")).unwrap();
+    for name in ["nginx", "httpd", "php-fpm", "node", "tomcat", "celery"] {
+        let block: String = common::servers::recipe(name)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        assert!(
+            docs.contains(&format!("```\n{block}```")),
+            "docs/servers.md does not quote docker/servers/{name}.env:\n{block}"
+        );
+    }
+}
