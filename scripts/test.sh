@@ -56,4 +56,10 @@ trap docker/stop-dockerd.sh EXIT
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The unit tests ignore the caller's environment: run them once with a
+# hostile value in every kind of variable drainit reads.
+env DRAINIT_GRACE=forever DRAINIT_LOG=loud DRAINIT_REWRITE=TERM DRAINIT_SINGLE_CHILD=maybe \
+  DRAINIT_STOP_SIGNAL=KILL DRAINIT_DRAIN_EXEC="'" DRAINIT_LIVENESS=bogus \
+  TINI_VERBOSITY=9 TINI_SUBREAPER=x TINI_KILL_PROCESS_GROUP=x DUMB_INIT_SETSID=0 DUMB_INIT_DEBUG=1 \
+  cargo test --bin drainit
 cargo test -- --include-ignored

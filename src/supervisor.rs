@@ -430,9 +430,17 @@ impl Supervisor {
                 }
                 Cut::ChildExited => info!("child exited during the drain hook: killed the hook"),
             },
-            Action::Sleep { duration, stop } => {
-                info!("sleeping {duration:?} before forwarding {stop}")
-            }
+            // What will be sent, as a user reading `docker logs` expects.
+            Action::Sleep {
+                duration,
+                send: Some(sig),
+                ..
+            } => info!("sleeping {duration:?} before sending {sig}"),
+            Action::Sleep {
+                duration,
+                stop,
+                send: None,
+            } => info!("sleeping {duration:?}; {stop} is rewritten to 0: nothing will be sent"),
             Action::SendStop {
                 signal: Some(sig),
                 grace,

@@ -295,13 +295,7 @@ fn the_peers_variables_are_honoured_when_drainits_are_unset_as_subreaper() {
 /// Runs drainit with `args` and `env` to its end (it must not start
 /// COMMAND): its exit code and stderr.
 fn run_usage(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(drainit_bin());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DRAINIT_") {
-            cmd.env_remove(&key);
-        }
-    }
-    let out = cmd
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -368,7 +362,7 @@ fn usage_errors_start_with_drainit_and_name_the_flag_or_the_variable() {
         assert!(line.starts_with(first), "{args:?} {env:?}: {stderr}");
     }
     // A value that is not UTF-8 is named too.
-    let out = Command::new(drainit_bin())
+    let out = scrub_env(&mut Command::new(drainit_bin()))
         .arg("true")
         .env("DRAINIT_GRACE", OsStr::from_bytes(b"1\xffs"))
         .stdin(Stdio::null())
@@ -397,7 +391,10 @@ fn usage_errors_start_with_drainit_and_name_the_flag_or_the_variable() {
 
 #[test]
 fn help_lists_the_new_flags_and_drainit_log() {
-    let out = Command::new(drainit_bin()).arg("--help").output().unwrap();
+    let out = scrub_env(&mut Command::new(drainit_bin()))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for want in [
         "-e, --success-code <CODE>",

@@ -50,7 +50,7 @@ fn every_option_reads_its_variable() {
     for said in [
         "received SIGUSR2",
         "drain hook timed out after 300ms",
-        "sleeping 300ms before forwarding SIGUSR2",
+        "sleeping 300ms before sending SIGQUIT",
         "forwarded SIGQUIT to child ",
         "grace period of 500ms is over: sent SIGKILL to child ",
     ] {

@@ -91,10 +91,7 @@ fn stopped_during_the_sleep(mode: Mode) {
         "the sleep to start",
     );
     d.signal(libc::SIGSTOP);
-    wait_for(
-        || (state(d.pid) == Some('T')).then_some(()),
-        "drainit to stop",
-    );
+    wait_state(d.pid, &['T'], "drainit");
     // Stay stopped past the end of the sleep.
     let resume_at = start + Duration::from_millis(5500);
     std::thread::sleep(resume_at.saturating_duration_since(Instant::now()));

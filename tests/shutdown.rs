@@ -5,24 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::health::{logged_at, span};
 use common::*;
-
-/// The monotonic timestamp (ns) of the first log line starting with `tag`.
-fn stamp(log: &Path, tag: &str) -> u128 {
-    let lines = log_lines(log);
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with(tag))
-        .unwrap_or_else(|| panic!("no '{tag}' in {lines:?}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-fn ms(ns: u128) -> u128 {
-    ns / 1_000_000
-}
 
 fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd(mode: Mode) {
     let f = fixture();
@@ -80,8 +66,11 @@ fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd(mode: Mode) {
         "{lines:?}"
     );
     // The sleep is counted from the end of the hook.
-    let slept = ms(stamp(&log, "child") - stamp(&log, "hook-end"));
-    assert!(slept >= 700, "forwarded {slept} ms after the hook");
+    let slept = span(logged_at(&log, "hook-end"), logged_at(&log, "child"));
+    assert!(
+        slept >= Duration::from_millis(700),
+        "forwarded {slept:?} after the hook"
+    );
     // One line per step at the default level, none before the stop.
     let steps: Vec<&str> = stderr.lines().collect();
     assert_eq!(steps.len(), 6, "{stderr}");
@@ -91,10 +80,7 @@ fn hook_then_sleep_then_forward_in_that_order_with_env_and_cwd(mode: Mode) {
         "{stderr}"
     );
     assert_eq!(steps[2], "drainit: drain hook finished");
-    assert_eq!(
-        steps[3],
-        "drainit: sleeping 700ms before forwarding SIGTERM"
-    );
+    assert_eq!(steps[3], "drainit: sleeping 700ms before sending SIGTERM");
     assert!(steps[4].starts_with("drainit: forwarded SIGTERM to process group "));
     assert_eq!(
         steps[5],
@@ -287,22 +273,17 @@ fn a_child_that_exits_by_itself_gets_its_group_stopped(mode: Mode) {
 
 both_modes!(a_child_that_exits_by_itself_gets_its_group_stopped);
 
+/// drainit with `flag value`, a 200 ms pre-stop sleep and a child that
+/// exits 0 on QUIT.
+fn start_with_quit(flag: &str, value: &str) -> Drainit {
+    let f = fixture();
+    let args = [flag, value, "--prestop-sleep", "200ms", &f, "child"];
+    Drainit::start(Mode::Pid1, &[&args[..], &["--exit-on", "3=0"]].concat())
+}
+
 #[test]
 fn a_custom_stop_signal_starts_the_sequence() {
-    let f = fixture();
-    let d = Drainit::start(
-        Mode::Pid1,
-        &[
-            "--stop-signal",
-            "quit",
-            "--prestop-sleep",
-            "200ms",
-            &f,
-            "child",
-            "--exit-on",
-            "3=0",
-        ],
-    );
+    let d = start_with_quit("--stop-signal", "quit");
     d.ready();
     d.signal(libc::SIGTERM);
     d.expect_line("sig 15");
@@ -316,9 +297,25 @@ fn a_custom_stop_signal_starts_the_sequence() {
         "{log}"
     );
     assert!(
-        log.contains("sleeping 200ms before forwarding SIGQUIT"),
+        log.contains("sleeping 200ms before sending SIGQUIT"),
         "{log}"
     );
+}
+
+/// The sleep's line names what will be sent, the rewritten signal, as the
+/// forward's line does.
+#[test]
+fn the_sleeps_line_names_the_rewritten_signal() {
+    let d = start_with_quit("-r", "TERM:QUIT");
+    d.ready();
+    d.signal(libc::SIGTERM);
+    d.expect_line("sig 3");
+    let (status, log) = d.wait();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let sleep = "received SIGTERM: starting the shutdown sequence\n\
+                 drainit: sleeping 200ms before sending SIGQUIT\n\
+                 drainit: forwarded SIGQUIT to process group";
+    assert!(log.contains(sleep), "{log}");
 }
 
 #[test]

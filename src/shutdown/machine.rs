@@ -290,9 +290,11 @@ impl Shutdown {
         if sleep.is_zero() {
             return self.forward_stop(now, actions);
         }
+        let stop = self.policy.stop_signal;
         actions.push(Action::Sleep {
             duration: sleep,
-            stop: self.policy.stop_signal,
+            stop,
+            send: self.policy.rewrite.translate(stop),
         });
         self.phase = Phase::Sleeping {
             until: after(now, sleep),

@@ -136,8 +136,14 @@ pub enum Action {
     StartHook(Reason),
     /// SIGKILL to the drain hook's group.
     KillHook(Cut),
-    /// Step 2 starts (log it; the wait itself is the phase's deadline).
-    Sleep { duration: Duration, stop: Signal },
+    /// Step 2 starts (log it; the wait itself is the phase's deadline):
+    /// `send` is what step 3 will send, the `stop` signal rewritten
+    /// (`None`: rewritten to 0).
+    Sleep {
+        duration: Duration,
+        stop: Signal,
+        send: Option<Signal>,
+    },
     /// Step 3: `signal`, the rewritten `stop` signal, to the child's group
     /// (`None`: rewritten to 0); `grace` is step 4's bound, if any.
     SendStop {

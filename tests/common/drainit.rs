@@ -77,7 +77,8 @@ impl Drainit {
     }
 
     /// Starts `drainit ARGS...` with `opts`: its environment (with every
-    /// `DRAINIT_*` of the test's own scrubbed), directory, wrapper, stdin.
+    /// variable drainit reads scrubbed from the test's own), directory,
+    /// wrapper, stdin.
     pub fn start_with<S: AsRef<OsStr>>(mode: Mode, args: &[S], opts: Start) -> Drainit {
         let drainit = opts.drainit.clone().unwrap_or_else(|| drainit_bin().into());
         let mut cmd = match mode {

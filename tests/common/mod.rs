@@ -99,11 +99,17 @@ pub fn wait_for<T>(probe: impl FnMut() -> Option<T>, what: &str) -> T {
     })
 }
 
-/// Removes every `DRAINIT_*` variable of the test's own environment from
-/// `cmd`, so that a developer's shell cannot change what a test sees.
+/// The prefixes of every variable drainit reads: its own, and tini's and
+/// dumb-init's that it honours (README, "Moving from tini or dumb-init").
+pub const READ_PREFIXES: [&str; 3] = ["DRAINIT_", "TINI_", "DUMB_INIT_"];
+
+/// Removes every variable drainit reads (`READ_PREFIXES`) of the test's
+/// own environment from `cmd`, so that a developer's shell (or CI's
+/// hostile-environment step) cannot change what a test sees.
 pub fn scrub_env(cmd: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DRAINIT_") {
+        let name = key.to_string_lossy();
+        if READ_PREFIXES.iter().any(|p| name.starts_with(p)) {
             cmd.env_remove(&key);
         }
     }

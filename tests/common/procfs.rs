@@ -38,6 +38,23 @@ pub fn state(pid: i32) -> Option<char> {
     status_field(pid, "State").and_then(|s| s.chars().next())
 }
 
+/// Waits until `pid` is in one of `states` (/proc state letters); `what`
+/// names it in the failure.
+pub fn wait_state(pid: i32, states: &[char], what: &str) {
+    super::wait_for(
+        || state(pid).filter(|s| states.contains(s)).map(|_| ()),
+        &format!("{what} ({pid}) in state {states:?}"),
+    );
+}
+
+/// The command name of `pid` (`/proc/PID/comm`), empty once it is gone.
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// True while `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     matches!(state(pid), Some(s) if s != 'Z')

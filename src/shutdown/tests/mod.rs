@@ -48,10 +48,12 @@ fn then(mut first: Vec<Action>, rest: &[Action]) -> Vec<Action> {
     first
 }
 
+/// Step 2 with no rewrite: `stop` is what will be sent.
 fn sleep(secs: u32, stop: Signal) -> Action {
     Sleep {
         duration: secs * SEC,
         stop,
+        send: Some(stop),
     }
 }
 
@@ -462,7 +464,14 @@ fn rewrites_apply_to_the_stop_signal_and_zero_skips_only_the_send() {
             (
                 0,
                 got(TERM),
-                then(begin(TERM, Reason::Signal), &[sleep(5, TERM)]),
+                then(
+                    begin(TERM, Reason::Signal),
+                    &[Sleep {
+                        duration: 5 * SEC,
+                        stop: TERM,
+                        send: Some(sig("QUIT")),
+                    }],
+                ),
                 |t| Phase::Sleeping { until: at(t, 5) },
             ),
             (
@@ -481,6 +490,23 @@ fn rewrites_apply_to_the_stop_signal_and_zero_skips_only_the_send() {
         rewrite: Rewrite::new(vec![Rule::parse("TERM:0").unwrap()]),
         ..policy()
     };
+    let sleep_then_nothing = Sleep {
+        duration: 5 * SEC,
+        stop: TERM,
+        send: None,
+    };
+    run(
+        Policy {
+            prestop_sleep: 5 * SEC,
+            ..dropped.clone()
+        },
+        vec![(
+            0,
+            got(TERM),
+            then(begin(TERM, Reason::Signal), &[sleep_then_nothing]),
+            |t| Phase::Sleeping { until: at(t, 5) },
+        )],
+    );
     run(
         dropped,
         vec![(
