@@ -1,5 +1,8 @@
 //! Who gets the child's signals: its process group, or the child alone
-//! with `--single-child`. The only place drainit calls `kill(2)`.
+//! with `--single-child`. The only place drainit calls `kill(2)`: every
+//! signal it sends goes through `kill` here, to the child or its group,
+//! the drain hook's group, a name lookup's child, or drainit itself (job
+//! control's stop), so that one function logs every failure the same way.
 
 use std::fmt;
 
