@@ -14,6 +14,7 @@
 use log::debug;
 
 use crate::signals::Signal;
+use crate::target;
 
 /// The signals of a terminal's job control that stop a process.
 const JOB_STOPS: [libc::c_int; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
@@ -63,8 +64,8 @@ pub fn after_reap(child: libc::pid_t, self_pid: libc::pid_t) {
 /// Stops drainit until a SIGCONT. The child's stop that drainit's own
 /// stop answers is then taken, so that it does not stop drainit again.
 fn stop_self(child: libc::pid_t) {
-    // SAFETY: plain syscall on drainit's own pid; it returns once continued.
-    unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+    // It returns once continued.
+    target::kill(nix::unistd::getpid().as_raw(), Signal::STOP);
     child_stop(child);
 }
 

@@ -2,6 +2,37 @@
 //! block signals, parse, set up logging, start the child, supervise it,
 //! and map the result to an exit code.
 //!
+//! The map: a pure core (parsers, tables, the machines: no syscalls, no
+//! clock) inside a thin shell of syscalls.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `entry` | the process entry (`drainit_entry`, linked by `build.rs`): blocks the signals with the first system call |
+//! | `main` | wiring: parse, logging, start, supervise, exit code; `--probe` |
+//! | `cli/` | the clap definition and the only module that knows clap: arguments and an environment to a `Config` (its own table) |
+//! | `config` | the validated `Config` and the `Policy` every other module sees |
+//! | `signals` | signal numbers, names (`SIGRTMIN+3`), parsing, the never-forwarded set, faults raised by the kernel (pure) |
+//! | `rewrite` | the rewrite table (pure) |
+//! | `duration`, `words` | duration parsing, POSIX word splitting and quoting for the log (pure) |
+//! | `address` | `HOST:PORT`, `tcp://`, `http://` and the drain request, parsed (pure) |
+//! | `peers` | tini's and dumb-init's variables that drainit honours (pure) |
+//! | `status` | wait statuses decoded by hand, the exit code, the success codes (pure) |
+//! | `shutdown/` | the state machine: `(phase, event, now) -> actions` (pure; types, `machine`, `tests`) |
+//! | `liveness` | the liveness probes' schedule and failure count (pure) |
+//! | `processes` | the table of the processes drainit started, pid -> role |
+//! | `startup` | subreaper, readiness listener, the spawn, what drainit lets go of |
+//! | `spawn/` | posix_spawn for the child and the hook, the terminal's path, the environment, the caller's directory, exit codes 126/127 (its own table) |
+//! | `reaper` | subreaper registration and the one `waitpid(-1, WNOHANG)` loop |
+//! | `target` | the child or its group: every `kill(2)` drainit makes |
+//! | `wait` | the one blocking wait: `sigtimedwait`, or a `signalfd` and `poll` with sockets |
+//! | `ready` | the readiness endpoint: bounded, non-blocking connections, one answer each |
+//! | `http` | the non-blocking client of the drain request and the probes (httparse) |
+//! | `resolve` | name lookups in a short-lived child, so that none blocks the loop |
+//! | `parent_death` | `--parent-death-signal`: `PR_SET_PDEATHSIG`, and a parent that died before it |
+//! | `job_control` | outside PID 1: stopping with the child's job, the terminal back on `fg` |
+//! | `supervisor` | the event loop: the next event to the machine, its actions performed, then logged |
+//! | `proptests` | property tests of every parser (tests only) |
+//!
 //! `no_main`: drainit skips std's runtime start-up. That start-up reads
 //! `/proc/self/maps` to place a stack guard and installs an alternate
 //! signal stack (a sixth of drainit's start-up instructions, 13 syscalls),

@@ -11,12 +11,12 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 
 use crate::address::Endpoint;
+use crate::signals::Signal;
+use crate::target;
 
 /// The most addresses kept for one name.
 pub const MAX_ADDRESSES: usize = 8;
@@ -133,10 +133,7 @@ impl Drop for Pending {
         if let Err(e) = self.answer.read(&mut byte)
             && e.kind() == io::ErrorKind::WouldBlock
         {
-            match kill(self.child, Signal::SIGKILL) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => log::debug!("failed to stop name lookup {}: {}", self.child, e.desc()),
-            }
+            target::kill(self.child.as_raw(), Signal::KILL);
         }
     }
 }

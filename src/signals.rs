@@ -84,6 +84,7 @@ impl Signal {
     #[cfg(test)]
     pub const TERM: Signal = Signal(libc::SIGTERM);
     pub const CHLD: Signal = Signal(libc::SIGCHLD);
+    pub const STOP: Signal = Signal(libc::SIGSTOP);
 
     /// The signal with number `n`, if it names one: 1-31, or a realtime
     /// signal the C library leaves to programs (not the ones it keeps,

@@ -82,10 +82,12 @@ pub fn start(
             .map_err(|e| failed("watch signals", spawn::describe(&e)))?;
     }
     let cwd = std::env::current_dir().ok();
-    let child = spawn::child(&config.command, mask).map_err(|e| StartError {
+    let dir = spawn::CallerDir::take();
+    let child = spawn::child(&config.command, &dir, mask).map_err(|e| StartError {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
+    dir.leave();
     log::debug!("started child {child}");
     let keep: Vec<_> = ready
         .iter()

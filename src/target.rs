@@ -1,6 +1,9 @@
 //! Who gets the child's signals: its process group, or the child alone
 //! with `--single-child`; and who gets the stop signal (`--stop-scope`).
-//! The only place drainit calls `kill(2)`.
+//! The only place drainit calls `kill(2)`: every signal it sends goes
+//! through `kill` here, to the child or its group, the drain hook's group,
+//! a name lookup's child, or drainit itself (job control's stop), so that
+//! one function logs every failure the same way.
 
 use std::fmt;
 

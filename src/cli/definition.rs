@@ -32,7 +32,8 @@ pub(super) fn command(docker_init: bool) -> Command {
         .about("A PID-1 init for containers that reaps zombies, forwards signals, and drains before it stops")
         .override_usage("drainit [OPTIONS] [--] COMMAND [ARG...]")
         .after_help(
-            "On the stop signal: 1. run the drain hook (at most --drain-timeout), \
+            "On the stop signal: 1. make the drain request (--drain-http), then run the drain hook \
+             (the two together at most --drain-timeout), \
              2. sleep --prestop-sleep, 3. send the (rewritten) stop signal to the child's \
              process group, 4. SIGKILL the group after --grace.\n\
              Durations: 10s, 1500ms, 1m30s, 2h, 0.5s, or bare seconds.\n\
@@ -86,13 +87,13 @@ pub(super) fn command(docker_init: bool) -> Command {
             .help("Drain hook run on the stop signal, split into words like a shell would (no shell is run)")
             .value_parser(words::split))
         .arg(option("drain-timeout", "DURATION", "DRAINIT_DRAIN_TIMEOUT")
-            .help("Longest time the drain hook may run before its group gets SIGKILL")
+            .help("Longest time for step 1, the drain request and the drain hook together; then the request is abandoned and the hook's group gets SIGKILL")
             .default_value("30s"))
         .arg(option("prestop-sleep", "DURATION", "DRAINIT_PRESTOP_SLEEP")
             .help("Time to wait after the hook, before the stop signal is forwarded")
             .default_value("0"))
         .arg(option("grace", "DURATION", "DRAINIT_GRACE")
-            .help("After the stop signal, SIGKILL the group if anything is left this long [default: wait as long as it takes]"))
+            .help("After the stop signal, SIGKILL the group if anything is left this long (without it: wait as long as it takes; 10s after a liveness stop)"))
         .arg(option("ready-listen", "ADDR", "DRAINIT_READY_LISTEN")
             .help("Answer HTTP health checks on ADDR (HOST:PORT, [IPV6]:PORT or :PORT): 200 while the app runs, 503 once a stop begins")
             .value_parser(address::parse_listen))

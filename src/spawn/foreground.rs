@@ -10,12 +10,13 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use nix::sys::signal::{SigSet, Signal};
 
+use super::Dir;
 use crate::wait::InheritedMask;
 
 /// Whether stdin is drainit's controlling terminal, so that tcsetpgrp(3)
@@ -25,14 +26,30 @@ pub fn controls_terminal() -> bool {
 }
 
 /// Forks COMMAND in a new process group that takes the terminal, with the
-/// inherited mask and SIGPIPE default.
-pub fn spawn(command: &[OsString], mask: InheritedMask) -> io::Result<libc::pid_t> {
+/// inherited mask and SIGPIPE default, in `dir`.
+pub fn spawn(command: &[OsString], dir: Dir, mask: InheritedMask) -> io::Result<libc::pid_t> {
     let Some((program, args)) = command.split_first() else {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     };
     let mut cmd = Command::new(program);
     cmd.args(args).process_group(0);
+    let open_dir = match dir {
+        Dir::Inherited => None,
+        Dir::Path(path) => {
+            cmd.current_dir(path);
+            None
+        }
+        Dir::Open(fd) => Some(fd.as_raw_fd()),
+    };
     let take_terminal = move || {
+        if let Some(fd) = open_dir {
+            // SAFETY: fchdir(2) on a descriptor open until the spawn
+            // returns; before exec, so that PATH's relative entries and a
+            // relative COMMAND are taken from there.
+            if unsafe { libc::fchdir(fd) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
         // From a background group tcsetpgrp(3) raises SIGTTOU unless it is
         // blocked (tini's `isolate_child`). A failure is not fatal: the
         // command runs anyway.
@@ -45,7 +62,7 @@ pub fn spawn(command: &[OsString], mask: InheritedMask) -> io::Result<libc::pid_
         mask.restore()
     };
     // SAFETY: the closure makes only async-signal-safe calls
-    // (signal-safety(7)): pthread_sigmask, tcsetpgrp, getpgrp, signal.
+    // (signal-safety(7)): fchdir, pthread_sigmask, tcsetpgrp, getpgrp, signal.
     unsafe { cmd.pre_exec(take_terminal) };
     // Dropping the `Child` neither waits nor kills: the reaper owns waitpid.
     let child = cmd.spawn()?;

@@ -16,9 +16,11 @@
 //! | `script` | the `/bin/sh` fallback for a file the kernel cannot execute |
 //! | `foreground` | a child that takes the terminal (fork, `pre_exec`) |
 //! | `environ` | the child's environment, from the C library's `environ` |
+//! | `dir` | the caller's directory: drainit leaves it, the child starts in it |
 //! | `error` | why a spawn failed, and the exit code that maps to |
 //! | `release` | what drainit lets go of once the child runs |
 
+mod dir;
 mod environ;
 mod error;
 mod foreground;
@@ -28,21 +30,39 @@ mod script;
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use crate::wait::InheritedMask;
 
+pub use dir::CallerDir;
 pub use error::{SpawnError, describe};
 pub use release::release_inherited;
 
+/// Where a spawned program starts.
+#[derive(Clone, Copy)]
+pub enum Dir<'a> {
+    /// drainit's own directory.
+    Inherited,
+    /// A directory by its path (the hook: drainit keeps no descriptor open).
+    Path(&'a Path),
+    /// An open directory (the child: the caller's, which drainit left).
+    Open(BorrowedFd<'a>),
+}
+
 /// Starts COMMAND (looked up in PATH) in a new process group, made the
 /// terminal's foreground group when stdin is drainit's controlling
-/// terminal. Returns its pid.
-pub fn child(command: &[OsString], mask: InheritedMask) -> Result<libc::pid_t, SpawnError> {
+/// terminal, in `dir` (the caller's directory). Returns its pid.
+pub fn child(
+    command: &[OsString],
+    dir: &CallerDir,
+    mask: InheritedMask,
+) -> Result<libc::pid_t, SpawnError> {
+    let dir = dir.fd().map_or(Dir::Inherited, Dir::Open);
     let started = if foreground::controls_terminal() {
-        foreground::spawn(command, mask)
+        foreground::spawn(command, dir, mask)
     } else {
-        posix::spawn(command, &environ::with(&[]), None, mask)
+        posix::spawn(command, &environ::with(&[]), dir, mask)
     };
     started.map_err(|error| SpawnError::new(command.first().cloned().unwrap_or_default(), error))
 }
@@ -56,5 +76,6 @@ pub fn hook(
     mask: InheritedMask,
     extra: &[(&str, String)],
 ) -> io::Result<libc::pid_t> {
-    posix::spawn(words, &environ::with(extra), cwd, mask)
+    let dir = cwd.map_or(Dir::Inherited, Dir::Path);
+    posix::spawn(words, &environ::with(extra), dir, mask)
 }

@@ -5,21 +5,21 @@
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::mem::{MaybeUninit, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::ptr;
 
 use super::environ::Environment;
-use super::script;
+use super::{Dir, script};
 use crate::wait::InheritedMask;
 
 /// Spawns `words` (the program looked up in PATH) in a new process group,
 /// with the inherited mask, SIGPIPE and the C library's own signals at
-/// their default, optionally in `cwd`.
+/// their default, in `dir`.
 pub fn spawn<W: AsRef<OsStr>>(
     words: &[W],
     env: &Environment,
-    cwd: Option<&Path>,
+    dir: Dir,
     mask: InheritedMask,
 ) -> io::Result<libc::pid_t> {
     let args = words
@@ -31,8 +31,10 @@ pub fn spawn<W: AsRef<OsStr>>(
     };
     let attr = Attributes::new(mask)?;
     let mut actions = FileActions::new()?;
-    if let Some(cwd) = cwd {
-        actions.chdir(&c_string(cwd.as_os_str())?)?;
+    match dir {
+        Dir::Inherited => {}
+        Dir::Path(path) => actions.chdir(&c_string(path.as_os_str())?)?,
+        Dir::Open(fd) => actions.fchdir(fd)?,
     }
     let envp = null_terminated(env.entries());
     let argv = null_terminated(args.iter().map(CString::as_c_str));
@@ -40,7 +42,7 @@ pub fn spawn<W: AsRef<OsStr>>(
         // execvp(3) runs a file the kernel cannot execute (a script without
         // `#!`) with /bin/sh, and so do tini and shells; posix_spawnp does not.
         Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
-            let script = script::find_in_path(program).ok_or(e)?;
+            let script = script::find_in_path(program, dir).ok_or(e)?;
             let sh = c"/bin/sh";
             let sh_argv = null_terminated(
                 [sh, &script]
@@ -145,6 +147,13 @@ impl FileActions {
     fn chdir(&mut self, dir: &CStr) -> io::Result<()> {
         // SAFETY: initialised; the C library copies the path.
         check(unsafe { libc::posix_spawn_file_actions_addchdir_np(&mut self.0, dir.as_ptr()) })
+    }
+
+    /// The child changes to the open directory `dir` before exec (the
+    /// same C library versions). `dir` must stay open until the spawn.
+    fn fchdir(&mut self, dir: BorrowedFd) -> io::Result<()> {
+        // SAFETY: initialised; the descriptor is open for the spawn.
+        check(unsafe { libc::posix_spawn_file_actions_addfchdir_np(&mut self.0, dir.as_raw_fd()) })
     }
 }
 

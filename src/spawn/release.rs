@@ -1,18 +1,14 @@
-//! What drainit lets go of once the child runs: the caller's directory and
-//! its copies of inherited descriptors.
+//! What drainit lets go of once the child runs: its copies of inherited
+//! descriptors (the caller's directory it left before: `dir`).
 
 use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 
-/// After the spawn: drainit moves to `/` (so it pins no mount) and closes
-/// its copies of inherited descriptors above 2 (so a pipe the child closes
-/// really closes), all but `keep`, its own. Failures are logged: the child
-/// is already running.
+/// After the spawn: drainit closes its copies of inherited descriptors
+/// above 2 (so a pipe the child closes really closes), all but `keep`, its
+/// own. Failures are logged: the child is already running.
 pub fn release_inherited(keep: &[RawFd]) {
-    if let Err(e) = nix::unistd::chdir("/") {
-        log::warn!("failed to change directory to /: {}", e.desc());
-    }
     // SAFETY: closing descriptors drainit does not use; its own are in
     // `keep`, or close-on-exec ones created later, or 0-2. A raw syscall:
     // musl has no close_range wrapper.
