@@ -22,10 +22,18 @@ cd "$(dirname "$0")/.."
 
 target=${DRAINIT_BUILD_TARGET:-x86_64-unknown-linux-musl}
 # A plain static executable, not a static-pie: no self-relocation at start.
-rustflags='-C relocation-model=static'
+rustflags=(-C relocation-model=static)
 case $target in
-  aarch64-*) rustflags+=' -C linker=rust-lld' ;; # links with no cross toolchain
+  aarch64-*) rustflags+=(-C linker=rust-lld) ;; # links with no cross toolchain
 esac
+# Reproducible: the paths compiled into the binary (panic locations) name
+# no directory of this machine, so a build anywhere else, from the same
+# source with the same toolchain, gives the same bytes (README, "Install").
+rustflags+=(
+  "--remap-path-prefix=$PWD=/drainit"
+  "--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry=/cargo/registry"
+  "--remap-path-prefix=$("${RUSTC:-rustc}" --print sysroot)=/rust/toolchain"
+)
 
 have_target() {
   command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$1"
@@ -48,12 +56,15 @@ if [ -n "$why" ]; then
   fi
   echo "build-static.sh: building the static glibc drainit instead of the musl one ($why)" >&2
   target=x86_64-unknown-linux-gnu
-  rustflags="-C target-feature=+crt-static $rustflags"
+  rustflags=(-C target-feature=+crt-static "${rustflags[@]}")
 fi
 
 # `--target` keeps these flags away from build scripts and proc-macros,
-# which cannot be static.
-RUSTFLAGS=$rustflags "${CARGO:-cargo}" build --quiet --release --locked \
+# which cannot be static. The encoded form (flags separated by 0x1f) keeps
+# a directory with spaces in one flag.
+encoded=$(IFS=$'\x1f'; echo "${rustflags[*]}")
+unset RUSTFLAGS
+CARGO_ENCODED_RUSTFLAGS=$encoded "${CARGO:-cargo}" build --quiet --release --locked \
   --target "$target" --bin drainit "$@"
 target_dir=${CARGO_TARGET_DIR:-target}
 realpath -m "$target_dir/$target/release/drainit"

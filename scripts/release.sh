@@ -34,4 +34,6 @@ if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$image" -f docker/Dockerfile.re
   exit 1
 fi
 echo "dist: $(realpath "$dist")" >&2
+# What a reproduction needs besides the source (README, "Install").
+echo "toolchain: $("${RUSTC:-rustc}" --version)" >&2
 echo "image: $image" >&2

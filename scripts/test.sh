@@ -26,17 +26,42 @@ cd "$(dirname "$0")/.."
 # and the peers we compare against (tini, dumb-init, catatonit),
 # qemu-aarch64-static for the arm64 build (qemu-user-static), and strace
 # for the start-up's system calls and to hold drainit in a syscall while a
-# test kills its parent.
+# test kills its parent. The real servers of docs/servers.md
+# (tests/servers_*.rs): nginx-light, apache2, php-fpm, nodejs, tomcat10,
+# redis-server with python3-celery and python3-redis, and dash for the
+# shell wrappers.
 packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init
-  catatonit qemu-user-static strace)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+  catatonit qemu-user-static strace
+  nginx-light apache2 php-fpm nodejs tomcat10 redis-server python3-celery python3-redis dash)
+# The packages of "$@" that are not installed, one a line.
+not_installed() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Servers such as nginx and tomcat10 start their system services when
+  # installed; a policy-rc.d that exits 101 stops that (the tests run
+  # their own instances on free loopback ports). Ours only while we install.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null || true
+  [ -z "$policy" ] || rm -f "$policy"
+  # One line naming each package that could not be installed: never a
+  # silent skip of the tests that need it.
+  mapfile -t failed < <(not_installed "${missing[@]}")
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "test.sh: could not install the Debian packages: ${failed[*]}" >&2
+    exit 1
+  fi
 fi
 
 # The static builds: musl for x86_64 (the one that ships) and aarch64.

@@ -13,6 +13,7 @@ use crate::parent_death::ParentDeath;
 use crate::rewrite::Rewrite;
 use crate::signals::Signal;
 use crate::status::SuccessCodes;
+use crate::target::StopScope;
 
 /// What drainit was asked to do.
 #[derive(Clone, Debug)]
@@ -63,6 +64,8 @@ pub struct Policy {
     pub prestop_sleep: Duration,
     pub grace: Option<Duration>,
     pub single_child: bool,
+    /// `--stop-scope`: who gets the stop signal.
+    pub stop_scope: StopScope,
     /// The liveness watchdog: what to probe, and how often.
     pub liveness: Option<(Target, Schedule)>,
     /// The child's statuses reported as 0.

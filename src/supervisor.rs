@@ -42,7 +42,11 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
     let mut processes = Processes::default();
     processes.insert(started.child, Role::App);
     let mut supervisor = Supervisor {
-        target: SignalTarget::new(started.child, config.policy.single_child),
+        target: SignalTarget::new(
+            started.child,
+            config.policy.single_child,
+            config.policy.stop_scope,
+        ),
         machine: Shutdown::new(config.policy, Instant::now()),
         signals,
         mask,
@@ -53,6 +57,7 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
         ready: started.ready,
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
+        stop_sent: None,
         // Sized for the longest batch (a stop with everything on), so the
         // signal path never allocates: on musl a first malloc costs more
         // than the whole rest of the way to `kill`.
@@ -78,6 +83,8 @@ struct Supervisor {
     ready: Option<ReadyServer>,
     exit: Option<i32>,
     self_pid: libc::pid_t,
+    /// The (rewritten) stop signal, once sent.
+    stop_sent: Option<Signal>,
     /// `feed`'s buffers, kept between calls.
     events: VecDeque<Event>,
     actions: Vec<Action>,
@@ -274,6 +281,13 @@ impl Supervisor {
                 None => debug!("reaped process {pid} ({status})"),
             }
         }
+        // --stop-scope children: what a process that died during the stop
+        // left behind is drainit's now, and gets the stop signal.
+        if let Some(sig) = self.stop_sent {
+            for pid in self.target.stop_left_behind(sig) {
+                info!("sent {sig} to process {pid}, left behind to drainit during the stop");
+            }
+        }
     }
 
     /// Feeds an event and performs the resulting actions, and those of any
@@ -303,8 +317,15 @@ impl Supervisor {
         match *action {
             Action::SendStop {
                 signal: Some(sig), ..
+            } => {
+                self.stop_sent = Some(sig);
+                return Outcome::Sent(self.target.send_stop(sig, self.child_alive()));
             }
-            | Action::Forward(sig) => {
+            // The stop signal again goes where the stop signal went.
+            Action::Forward(sig) if self.stop_sent == Some(sig) => {
+                return Outcome::Sent(self.target.send_stop(sig, self.child_alive()));
+            }
+            Action::Forward(sig) => {
                 return Outcome::Sent(self.target.send(sig, self.child_alive()));
             }
             Action::StopLeftovers(Some(sig)) => {
@@ -447,7 +468,7 @@ impl Supervisor {
                 ..
             } => {
                 if reached {
-                    info!("forwarded {sig} to {target}");
+                    info!("forwarded {sig} to {}", target.stop_target());
                 }
                 if let Some(grace) = grace {
                     debug!("grace period: {grace:?}");

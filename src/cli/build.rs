@@ -76,6 +76,7 @@ pub(super) fn config(
         prestop_sleep: defaulted(&matches, "prestop-sleep"),
         grace: duration(&matches, "grace"),
         single_child: matches.get_flag("single-child") || peers.single_child,
+        stop_scope: defaulted(&matches, "stop-scope"),
         drain_http: matches
             .remove_one::<Option<Request>>("drain-http")
             .flatten(),

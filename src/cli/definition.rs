@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use clap::{Arg, ArgAction, Command, value_parser};
 
 use super::values;
+use crate::target::StopScope;
 use crate::{address, duration, rewrite, words};
 
 /// What `--version` prints after `drainit `: the contract's `drainit X.Y.Z`.
@@ -62,6 +63,15 @@ pub(super) fn command(docker_init: bool) -> Command {
                 .env("DRAINIT_SINGLE_CHILD")
                 .action(ArgAction::SetTrue)
                 .value_parser(values::parse_bool),
+        )
+        .arg(
+            Arg::new("stop-scope")
+                .long("stop-scope")
+                .value_name("SCOPE")
+                .help("Who gets the stop signal: group (the child's process group), or children (drainit's own children in it: the child, then what it leaves behind when it dies; never their children, e.g. a worker pool)")
+                .env("DRAINIT_STOP_SCOPE")
+                .default_value("group")
+                .value_parser(StopScope::parse),
         )
         .arg(
             Arg::new("stop-signal")

@@ -77,13 +77,21 @@ listen app
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// `show stat` of the servers (not the FRONTEND and BACKEND rows):
-    /// name -> field -> value.
-    pub fn servers(&self) -> Option<Stats> {
+    /// One command on the stats socket (the runtime API, e.g. `set server
+    /// web/a state maint`); its answer.
+    pub fn command(&self, command: &str) -> Option<String> {
         let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream.write_all(b"show stat\n").ok()?;
-        let mut csv = String::new();
-        stream.read_to_string(&mut csv).ok()?;
+        stream.write_all(format!("{command}\n").as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    }
+
+    /// `show stat` of the servers (not the FRONTEND and BACKEND rows):
+    /// name -> field -> value; a server in several backends is `BACKEND/NAME`
+    /// too.
+    pub fn servers(&self) -> Option<Stats> {
+        let csv = self.command("show stat")?;
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
         let servers = lines
@@ -94,8 +102,20 @@ listen app
                     .zip(l.split(',').map(str::to_string))
                     .collect::<Fields>()
             })
-            .filter_map(|row| Some((row.get("svname")?.clone(), row)))
-            .filter(|(name, _)| name != "FRONTEND" && name != "BACKEND")
+            .filter(|row| {
+                !matches!(
+                    row.get("svname").map(String::as_str),
+                    Some("FRONTEND" | "BACKEND")
+                )
+            })
+            .filter_map(|row| {
+                let (proxy, name) = (row.get("pxname")?.clone(), row.get("svname")?.clone());
+                Some([
+                    (name.clone(), row.clone()),
+                    (format!("{proxy}/{name}"), row),
+                ])
+            })
+            .flatten()
             .collect();
         Some(servers)
     }

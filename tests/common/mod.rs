@@ -17,6 +17,7 @@ pub mod fixture_log;
 pub mod haproxy;
 pub mod health;
 pub mod procfs;
+pub mod servers;
 
 pub use build::{Build, static_binary};
 pub use drainit::*;

@@ -6,6 +6,7 @@ use crate::config::Policy;
 use crate::liveness::Schedule;
 use crate::rewrite::{Rewrite, Rule};
 use crate::status::SuccessCodes;
+use crate::target::StopScope;
 use Action::*;
 use Event::{ChildExited, GroupGone, HookEnded, ProbeEnded, RequestEnded, Tick};
 
@@ -30,6 +31,7 @@ fn policy() -> Policy {
         prestop_sleep: 5 * SEC,
         grace: Some(10 * SEC),
         single_child: false,
+        stop_scope: StopScope::Group,
         liveness: None,
         success_codes: SuccessCodes::default(),
     }
