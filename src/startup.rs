@@ -83,9 +83,11 @@ pub fn start(
     }
     let cwd = std::env::current_dir().ok();
     let dir = spawn::CallerDir::take();
-    let child = spawn::child(&config.command, &dir, mask).map_err(|e| StartError {
-        message: e.to_string(),
-        code: e.exit_code(),
+    let child = spawn::child(&config.command, &dir, mask, config.keep_terminal).map_err(|e| {
+        StartError {
+            message: e.to_string(),
+            code: e.exit_code(),
+        }
     })?;
     dir.leave();
     log::debug!("started child {child}");

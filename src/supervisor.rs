@@ -58,6 +58,7 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
         stop_sent: None,
+        keep_terminal: config.keep_terminal,
         // Sized for the longest batch (a stop with everything on), so the
         // signal path never allocates: on musl a first malloc costs more
         // than the whole rest of the way to `kill`.
@@ -85,6 +86,8 @@ struct Supervisor {
     self_pid: libc::pid_t,
     /// The (rewritten) stop signal, once sent.
     stop_sent: Option<Signal>,
+    /// `--keep-terminal`: never hand the terminal to the child's group.
+    keep_terminal: bool,
     /// `feed`'s buffers, kept between calls.
     events: VecDeque<Event>,
     actions: Vec<Action>,
@@ -119,7 +122,9 @@ impl Supervisor {
                     self.reap();
                     job_control::after_reap(child, self.self_pid);
                 } else if !own && !r.signal.is_raised_fault(r.code) {
-                    job_control::before_forward(r.signal, child);
+                    if !self.keep_terminal {
+                        job_control::before_forward(r.signal, child);
+                    }
                     self.feed(Event::Signal(r.signal));
                     let stop_signal = self.machine.policy().stop_signal;
                     job_control::after_forward(r.signal, stop_signal, child, self.self_pid);

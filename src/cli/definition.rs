@@ -65,6 +65,14 @@ pub(super) fn command(docker_init: bool) -> Command {
                 .value_parser(values::parse_bool),
         )
         .arg(
+            Arg::new("keep-terminal")
+                .long("keep-terminal")
+                .help("Keep the terminal's foreground group: its signals (a resize's WINCH, Ctrl-C) come to drainit and go through --rewrite; the child cannot read the terminal")
+                .env("DRAINIT_KEEP_TERMINAL")
+                .action(ArgAction::SetTrue)
+                .value_parser(values::parse_bool),
+        )
+        .arg(
             Arg::new("stop-scope")
                 .long("stop-scope")
                 .value_name("SCOPE")
