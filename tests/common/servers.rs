@@ -699,3 +699,54 @@ pub fn prove(server: &Server, tini_loses: &[(Model, Kind)]) -> Vec<Run> {
     let _ = fs::remove_dir_all(&dir);
     runs
 }
+
+/// A redis-server on a free loopback port, with nothing saved; killed on
+/// drop (the broker of tests/servers_celery.rs and servers_sidekiq.rs).
+pub struct Redis {
+    process: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start(dir: &Path) -> Redis {
+        let [port] = free_ports();
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run redis-server (apt-get install redis-server)");
+        let redis = Redis { process, port };
+        poll(
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || (redis.cli(&["ping"]) == "PONG").then_some(()),
+            || "redis-server answering PING".into(),
+        );
+        redis
+    }
+
+    /// `redis-cli ARGS`' answer, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli (apt-get install redis-server)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
