@@ -532,13 +532,13 @@ pub fn stop_under_load(server: &Server, init: Init, survivor: &Instance, dir: &P
         || {
             ["short/x", "short/s", "long/x", "long/s"]
                 .iter()
-                .all(|s| checked.stat(s, "status").as_deref() == Some("UP"))
+                .all(|s| checked.backend_stat(s, "status").as_deref() == Some("UP"))
                 .then_some(())
         },
         || {
             format!(
                 "HAProxy (a) to have both servers UP: {:?}",
-                checked.servers()
+                checked.backend_servers()
             )
         },
     );
@@ -565,7 +565,9 @@ pub fn stop_under_load(server: &Server, init: Init, survivor: &Instance, dir: &P
             let flying: Vec<(Model, u64)> = balancers
                 .iter()
                 .map(|(m, (h, _))| {
-                    let scur = h.stat("long/x", "scur").and_then(|v| v.parse().ok());
+                    let scur = h
+                        .backend_stat("long/x", "scur")
+                        .and_then(|v| v.parse().ok());
                     (*m, scur.unwrap_or(0))
                 })
                 .collect();
