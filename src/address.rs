@@ -321,6 +321,17 @@ mod tests {
             parse_request("post  http://h/").unwrap().method,
             Method::Post
         );
+        // Every method by name, in any case.
+        for (name, method) in [
+            ("get", Method::Get),
+            ("POST", Method::Post),
+            ("Put", Method::Put),
+            ("DELETE", Method::Delete),
+            ("patch", Method::Patch),
+        ] {
+            let r = parse_request(&format!("{name} http://h/")).unwrap();
+            assert_eq!(r.method, method, "{name}");
+        }
         assert!(parse_request("FETCH http://h/").is_err());
         assert!(parse_request("tcp://h:1").is_err());
         let bad = parse_request("ftp://h/").unwrap_err();

@@ -33,6 +33,9 @@ pub struct Config {
     pub policy: Policy,
     /// `--ready-listen`: where the readiness endpoint listens.
     pub ready_listen: Option<SocketAddr>,
+    /// `--keep-terminal`: the child does not take the terminal, so the
+    /// terminal's signals (a resize's WINCH, Ctrl-C) come to drainit.
+    pub keep_terminal: bool,
     /// How much to log.
     pub log_level: LevelFilter,
     /// `--parent-death-signal`.

@@ -88,9 +88,11 @@ pub fn start(
         None
     };
     let dir = spawn::CallerDir::take();
-    let child = spawn::child(&config.command, &dir, mask).map_err(|e| StartError {
-        message: e.to_string(),
-        code: e.exit_code(),
+    let child = spawn::child(&config.command, &dir, mask, config.keep_terminal).map_err(|e| {
+        StartError {
+            message: e.to_string(),
+            code: e.exit_code(),
+        }
     })?;
     dir.leave();
     log::debug!("started child {child}");

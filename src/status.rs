@@ -117,4 +117,18 @@ mod tests {
             ChildStatus::Signaled(libc::SIGSEGV)
         );
     }
+
+    /// The words of the exit line (`child exited with status 3; ...`).
+    #[test]
+    fn a_status_reads_as_the_log_says_it() {
+        assert_eq!(ChildStatus::Exited(3).to_string(), "exited with status 3");
+        assert_eq!(
+            ChildStatus::Signaled(libc::SIGTERM).to_string(),
+            "was killed by SIGTERM"
+        );
+        assert_eq!(
+            ChildStatus::Signaled(32).to_string(),
+            "was killed by signal 32"
+        );
+    }
 }

@@ -103,6 +103,7 @@ pub(super) fn config(
             .unwrap_or_default(),
         policy,
         ready_listen: matches.get_one("ready-listen").copied(),
+        keep_terminal: matches.get_flag("keep-terminal"),
         log_level,
         parent_death: matches
             .get_one::<Signal>("parent-death-signal")

@@ -52,7 +52,8 @@ pub(super) fn command(docker_init: bool) -> Command {
     peer_args(cmd)
 }
 
-/// `--rewrite`, `--single-child`, `--stop-scope`, `--stop-signal`.
+/// `--rewrite`, `--single-child`, `--keep-terminal`, `--stop-scope`,
+/// `--stop-signal`.
 #[inline(never)]
 fn signal_args(cmd: Command) -> Command {
     cmd.arg(
@@ -75,6 +76,14 @@ fn signal_args(cmd: Command) -> Command {
             .long("single-child")
             .help("Signal the child only, not its process group")
             .env("DRAINIT_SINGLE_CHILD")
+            .action(ArgAction::SetTrue)
+            .value_parser(values::parse_bool),
+    )
+    .arg(
+        Arg::new("keep-terminal")
+            .long("keep-terminal")
+            .help("Keep the terminal's foreground group: its signals (a resize's WINCH, Ctrl-C) come to drainit and go through --rewrite; the child cannot read the terminal")
+            .env("DRAINIT_KEEP_TERMINAL")
             .action(ArgAction::SetTrue)
             .value_parser(values::parse_bool),
     )

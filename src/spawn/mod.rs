@@ -52,14 +52,16 @@ pub enum Dir<'a> {
 
 /// Starts COMMAND (looked up in PATH) in a new process group, made the
 /// terminal's foreground group when stdin is drainit's controlling
-/// terminal, in `dir` (the caller's directory). Returns its pid.
+/// terminal (unless `keep_terminal`), in `dir` (the caller's directory).
+/// Returns its pid.
 pub fn child(
     command: &[OsString],
     dir: &CallerDir,
     mask: InheritedMask,
+    keep_terminal: bool,
 ) -> Result<libc::pid_t, SpawnError> {
     let dir = dir.fd().map_or(Dir::Inherited, Dir::Open);
-    let started = if foreground::controls_terminal() {
+    let started = if !keep_terminal && foreground::controls_terminal() {
         foreground::spawn(command, dir, mask)
     } else {
         posix::spawn(command, &environ::with(&[]), dir, mask)
