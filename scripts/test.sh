@@ -28,11 +28,11 @@ cd "$(dirname "$0")/.."
 # for the start-up's system calls and to hold drainit in a syscall while a
 # test kills its parent. The real servers of docs/servers.md
 # (tests/servers_*.rs): nginx-light, apache2, php-fpm, nodejs, tomcat10,
-# redis-server with python3-celery and python3-redis, and dash for the
-# shell wrappers.
+# redis-server with python3-celery and python3-redis, dash for the shell
+# wrappers, and mmdebstrap for their Debian images (tests/servers_docker.rs).
 packages=(util-linux procps libc6-dev docker.io docker-compose busybox-static haproxy tini dumb-init
   catatonit qemu-user-static strace
-  nginx-light apache2 php-fpm nodejs tomcat10 redis-server python3-celery python3-redis dash)
+  nginx-light apache2 php-fpm nodejs tomcat10 redis-server python3-celery python3-redis dash mmdebstrap)
 # The packages of "$@" that are not installed, one a line.
 not_installed() {
   for p in "$@"; do

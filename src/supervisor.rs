@@ -58,6 +58,7 @@ pub fn run(config: Config, signals: SignalSource, mask: InheritedMask, started: 
         exit: None,
         self_pid: nix::unistd::getpid().as_raw(),
         stop_sent: None,
+        stop_just_sent: false,
         keep_terminal: config.keep_terminal,
         // Sized for the longest batch (a stop with everything on), so the
         // signal path never allocates: on musl a first malloc costs more
@@ -86,6 +87,9 @@ struct Supervisor {
     self_pid: libc::pid_t,
     /// The (rewritten) stop signal, once sent.
     stop_sent: Option<Signal>,
+    /// The stop signal went out in this batch: drainit's other children
+    /// in the group get it once the batch is done.
+    stop_just_sent: bool,
     /// `--keep-terminal`: never hand the terminal to the child's group.
     keep_terminal: bool,
     /// `feed`'s buffers, kept between calls.
@@ -286,11 +290,16 @@ impl Supervisor {
                 None => debug!("reaped process {pid} ({status})"),
             }
         }
-        // --stop-scope children: what a process that died during the stop
-        // left behind is drainit's now, and gets the stop signal.
+        self.stop_left_behind();
+    }
+
+    /// --stop-scope children: the processes of the child's group that are
+    /// drainit's own children (left to it by a process that died, also
+    /// while the stop signal was being sent) get the stop signal once.
+    fn stop_left_behind(&mut self) {
         if let Some(sig) = self.stop_sent {
             for pid in self.target.stop_left_behind(sig) {
-                info!("sent {sig} to process {pid}, left behind to drainit during the stop");
+                info!("sent {sig} to process {pid}, left behind to drainit");
             }
         }
     }
@@ -315,6 +324,9 @@ impl Supervisor {
         self.events = events;
         self.actions = actions;
         self.outcomes = outcomes;
+        if std::mem::take(&mut self.stop_just_sent) {
+            self.stop_left_behind();
+        }
     }
 
     /// Makes the syscalls an action asks for; logs nothing.
@@ -324,10 +336,12 @@ impl Supervisor {
                 signal: Some(sig), ..
             } => {
                 self.stop_sent = Some(sig);
+                self.stop_just_sent = true;
                 return Outcome::Sent(self.target.send_stop(sig, self.child_alive()));
             }
             // The stop signal again goes where the stop signal went.
             Action::Forward(sig) if self.stop_sent == Some(sig) => {
+                self.stop_just_sent = true;
                 return Outcome::Sent(self.target.send_stop(sig, self.child_alive()));
             }
             Action::Forward(sig) => {

@@ -62,18 +62,17 @@ impl SignalTarget {
     }
 
     /// Sends the stop signal `sig` as `--stop-scope` says: to the group
-    /// (as `send`), or to each of drainit's children in the child's group,
-    /// the child included. True when it reached someone.
+    /// (as `send`), or to the child (then `stop_left_behind` gives it to
+    /// drainit's other children in the group). True when it reached someone.
     pub fn send_stop(&mut self, sig: Signal, child_alive: bool) -> bool {
         if !self.children_only() {
             return self.send(sig, child_alive);
         }
         self.stopped.clear();
-        let mut reached = child_alive && kill(self.child, sig);
+        let reached = child_alive && kill(self.child, sig);
         if reached {
             self.stopped.push(self.child);
         }
-        reached |= !self.stop_left_behind(sig).is_empty();
         reached
     }
 

@@ -164,7 +164,7 @@ fn restricted_container_runs_the_stop_sequence_hook_probe_readiness_and_liveness
     for line in [
         "received SIGTERM: starting the shutdown sequence",
         "drain hook finished",
-        "sleeping 1s before forwarding SIGTERM",
+        "sleeping 1s before sending SIGTERM",
         "forwarded SIGTERM",
         "exiting with 0",
     ] {

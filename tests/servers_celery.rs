@@ -17,12 +17,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::haproxy::free_ports;
-use common::servers::{copy_fixture, recipe, require, server_dir};
+use common::servers::{Redis, copy_fixture, recipe, require, server_dir};
 use common::{children, drainit_bin, poll, say, scrub_env, send};
 
 /// How long each task runs, and when the stop comes after both started.
@@ -31,54 +30,6 @@ const STOP_AFTER: Duration = Duration::from_secs(1);
 
 const WORKER: &str = "/usr/bin/python3 -m celery -A tasks worker -c 2 --loglevel=info \
                       --without-gossip --without-mingle --without-heartbeat";
-
-/// A redis-server on a free loopback port, with nothing saved; killed on drop.
-struct Redis {
-    process: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(dir: &Path) -> Redis {
-        let [port] = free_ports();
-        let process = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("run redis-server (apt-get install redis-server)");
-        let redis = Redis { process, port };
-        poll(
-            Duration::from_secs(30),
-            Duration::from_millis(50),
-            || (redis.cli(&["ping"]) == "PONG").then_some(()),
-            || "redis-server answering PING".into(),
-        );
-        redis
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("run redis-cli (apt-get install redis-server)");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
 
 /// How the worker is started.
 #[derive(Clone, Copy, Debug)]

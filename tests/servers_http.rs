@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::haproxy::free_ports;
-use common::servers::{Kind, Launch, Model, Server, copy_fixture, prove, require};
+use common::servers::{Kind, Launch, Model, Server, copy_fixture, prove, require, tomcat_base};
 
 /// A file of `len` bytes.
 fn file(path: &Path, len: usize) {
@@ -188,53 +188,12 @@ const NODE: Server = Server {
     launch: node,
 };
 
-/// Tomcat 10 in its own CATALINA_BASE with one connector, and two JSPs
-/// (compiled by Tomcat's own Jasper and ECJ, so no JDK is needed).
-fn tomcat(dir: &Path, port: u16) -> Launch {
-    for sub in ["conf", "logs", "temp", "work", "webapps/ROOT"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    for conf in [
-        "web.xml",
-        "catalina.properties",
-        "context.xml",
-        "logging.properties",
-    ] {
-        let from = Path::new("/usr/share/tomcat10/etc").join(conf);
-        fs::copy(&from, dir.join("conf").join(conf))
-            .unwrap_or_else(|e| panic!("{}: {e} (apt-get install tomcat10)", from.display()));
-    }
-    copy_fixture("short.jsp", &dir.join("webapps/ROOT/short.jsp"));
-    copy_fixture("long.jsp", &dir.join("webapps/ROOT/long.jsp"));
-    let server = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Server port=\"-1\" shutdown=\"SHUTDOWN\">\n  \
-         <Service name=\"Catalina\">\n    <Connector port=\"{port}\" address=\"127.0.0.1\" \
-         protocol=\"HTTP/1.1\" connectionTimeout=\"20000\"/>\n    <Engine name=\"Catalina\" \
-         defaultHost=\"localhost\">\n      <Host name=\"localhost\" appBase=\"webapps\" \
-         unpackWARs=\"false\" autoDeploy=\"false\"/>\n    </Engine>\n  </Service>\n</Server>\n"
-    );
-    fs::write(dir.join("conf/server.xml"), server).unwrap();
-    let base = dir.to_str().unwrap().to_string();
-    let mut launch = Launch::new(&["/usr/share/tomcat10/bin/catalina.sh", "run"]);
-    launch.env = vec![
-        ("CATALINA_HOME".into(), "/usr/share/tomcat10".into()),
-        ("CATALINA_BASE".into(), base.clone()),
-        ("CATALINA_TMPDIR".into(), format!("{base}/temp")),
-        // A faster start on a loaded machine; nothing the stop depends on.
-        (
-            "JAVA_OPTS".into(),
-            "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC".into(),
-        ),
-    ];
-    launch
-}
-
 const TOMCAT: Server = Server {
     name: "tomcat",
     short: "/short.jsp",
     long: "/long.jsp",
     image_stop_signal: libc::SIGTERM,
-    launch: tomcat,
+    launch: tomcat_base,
 };
 
 #[test]

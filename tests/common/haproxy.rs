@@ -88,9 +88,18 @@ listen app
     }
 
     /// `show stat` of the servers (not the FRONTEND and BACKEND rows):
-    /// name -> field -> value; a server in several backends is `BACKEND/NAME`
-    /// too.
+    /// name -> field -> value.
     pub fn servers(&self) -> Option<Stats> {
+        self.servers_by(|_, name| name.to_string())
+    }
+
+    /// The same keyed `BACKEND/NAME`, for a server in several backends.
+    pub fn backend_servers(&self) -> Option<Stats> {
+        self.servers_by(|proxy, name| format!("{proxy}/{name}"))
+    }
+
+    /// The server rows of `show stat`, keyed by `key(backend, server)`.
+    fn servers_by(&self, key: impl Fn(&str, &str) -> String) -> Option<Stats> {
         let csv = self.command("show stat")?;
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
@@ -102,22 +111,20 @@ listen app
                     .zip(l.split(',').map(str::to_string))
                     .collect::<Fields>()
             })
-            .filter(|row| {
+            .filter_map(|row| Some((key(row.get("pxname")?, row.get("svname")?), row)))
+            .filter(|(_, row)| {
                 !matches!(
                     row.get("svname").map(String::as_str),
                     Some("FRONTEND" | "BACKEND")
                 )
             })
-            .filter_map(|row| {
-                let (proxy, name) = (row.get("pxname")?.clone(), row.get("svname")?.clone());
-                Some([
-                    (name.clone(), row.clone()),
-                    (format!("{proxy}/{name}"), row),
-                ])
-            })
-            .flatten()
             .collect();
         Some(servers)
+    }
+
+    /// A field of server `BACKEND/NAME` in `show stat`.
+    pub fn backend_stat(&self, server: &str, field: &str) -> Option<String> {
+        self.backend_servers()?.get(server)?.get(field).cloned()
     }
 
     /// A field of server `name` in `show stat`.

@@ -147,6 +147,49 @@ pub fn require(program: &str, package: &str) {
     );
 }
 
+/// Tomcat 10 in its own CATALINA_BASE with one connector, and two JSPs
+/// (compiled by Tomcat's own Jasper and ECJ, so no JDK is needed); the
+/// host's /usr/share/tomcat10/etc gives the other files. Shared by
+/// tests/servers_http.rs and, in a container, tests/servers_docker.rs.
+pub fn tomcat_base(dir: &Path, port: u16) -> Launch {
+    for sub in ["conf", "logs", "temp", "work", "webapps/ROOT"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for conf in [
+        "web.xml",
+        "catalina.properties",
+        "context.xml",
+        "logging.properties",
+    ] {
+        let from = Path::new("/usr/share/tomcat10/etc").join(conf);
+        fs::copy(&from, dir.join("conf").join(conf))
+            .unwrap_or_else(|e| panic!("{}: {e} (apt-get install tomcat10)", from.display()));
+    }
+    copy_fixture("short.jsp", &dir.join("webapps/ROOT/short.jsp"));
+    copy_fixture("long.jsp", &dir.join("webapps/ROOT/long.jsp"));
+    let server = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Server port=\"-1\" shutdown=\"SHUTDOWN\">\n  \
+         <Service name=\"Catalina\">\n    <Connector port=\"{port}\" address=\"127.0.0.1\" \
+         protocol=\"HTTP/1.1\" connectionTimeout=\"20000\"/>\n    <Engine name=\"Catalina\" \
+         defaultHost=\"localhost\">\n      <Host name=\"localhost\" appBase=\"webapps\" \
+         unpackWARs=\"false\" autoDeploy=\"false\"/>\n    </Engine>\n  </Service>\n</Server>\n"
+    );
+    fs::write(dir.join("conf/server.xml"), server).unwrap();
+    let base = dir.to_str().unwrap().to_string();
+    let mut launch = Launch::new(&["/usr/share/tomcat10/bin/catalina.sh", "run"]);
+    launch.env = vec![
+        ("CATALINA_HOME".into(), "/usr/share/tomcat10".into()),
+        ("CATALINA_BASE".into(), base.clone()),
+        ("CATALINA_TMPDIR".into(), format!("{base}/temp")),
+        // A faster start on a loaded machine; nothing the stop depends on.
+        (
+            "JAVA_OPTS".into(),
+            "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC".into(),
+        ),
+    ];
+    launch
+}
+
 /// A running instance: the init as PID 1 of its own PID namespace.
 pub struct Instance {
     process: Child,
@@ -489,13 +532,13 @@ pub fn stop_under_load(server: &Server, init: Init, survivor: &Instance, dir: &P
         || {
             ["short/x", "short/s", "long/x", "long/s"]
                 .iter()
-                .all(|s| checked.stat(s, "status").as_deref() == Some("UP"))
+                .all(|s| checked.backend_stat(s, "status").as_deref() == Some("UP"))
                 .then_some(())
         },
         || {
             format!(
                 "HAProxy (a) to have both servers UP: {:?}",
-                checked.servers()
+                checked.backend_servers()
             )
         },
     );
@@ -522,7 +565,9 @@ pub fn stop_under_load(server: &Server, init: Init, survivor: &Instance, dir: &P
             let flying: Vec<(Model, u64)> = balancers
                 .iter()
                 .map(|(m, (h, _))| {
-                    let scur = h.stat("long/x", "scur").and_then(|v| v.parse().ok());
+                    let scur = h
+                        .backend_stat("long/x", "scur")
+                        .and_then(|v| v.parse().ok());
                     (*m, scur.unwrap_or(0))
                 })
                 .collect();
@@ -655,4 +700,55 @@ pub fn prove(server: &Server, tini_loses: &[(Model, Kind)]) -> Vec<Run> {
     }
     let _ = fs::remove_dir_all(&dir);
     runs
+}
+
+/// A redis-server on a free loopback port, with nothing saved; killed on
+/// drop (the broker of tests/servers_celery.rs and servers_sidekiq.rs).
+pub struct Redis {
+    process: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start(dir: &Path) -> Redis {
+        let [port] = free_ports();
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run redis-server (apt-get install redis-server)");
+        let redis = Redis { process, port };
+        poll(
+            Duration::from_secs(30),
+            Duration::from_millis(50),
+            || (redis.cli(&["ping"]) == "PONG").then_some(()),
+            || "redis-server answering PING".into(),
+        );
+        redis
+    }
+
+    /// `redis-cli ARGS`' answer, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli (apt-get install redis-server)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
